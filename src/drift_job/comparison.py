@@ -1,0 +1,224 @@
+"""Compare the migrated database with the models through Alembic autogenerate.
+
+This is what ``alembic check`` does, with two differences: the upgrade operations are kept
+in memory (so we can describe each difference and render the fixing migration), and nothing
+is ever written into ``versions/``. The project's env.py ``context.configure(...)`` options
+(include_object, compare_type, comparators, process_revision_directives…) all apply.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from alembic.autogenerate import RevisionContext, render_python_code
+from alembic.operations import ops
+from alembic.runtime.environment import EnvironmentContext
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.schema import Column, ForeignKeyConstraint, Index, Table, UniqueConstraint
+
+from drift_job.errors import SafetyGuardError
+from drift_job.migrations import SafetyGuard, Target, classify, shared_connection
+from drift_job.project import AlembicProject
+
+MODELS_ONLY = "in the models, not in the migrations"
+MIGRATIONS_ONLY = "in the migrations, not in the models"
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One way the models and the migrated schema disagree."""
+
+    kind: str
+    table: str | None
+    column: str | None
+    detail: str
+
+    def as_dict(self) -> dict[str, str | None]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    differences: list[Difference]
+    suggested_migration: str
+
+
+def _type(value: Any) -> str:
+    try:
+        return str(value.compile(dialect=_DIALECT))
+    except Exception:  # a type the PostgreSQL dialect cannot compile: show what we have
+        return repr(value)
+
+
+def _qualified(schema: str | None, table: str | None) -> str:
+    return f"{schema}.{table}" if schema else str(table)
+
+
+def _column(column: Column[Any]) -> str:
+    nullability = "NULL" if column.nullable else "NOT NULL"
+    return f"{_type(column.type)} {nullability}"
+
+
+def _columns(names: Iterable[Any]) -> str:
+    return ", ".join(str(getattr(c, "name", c)) for c in names)
+
+
+def _default(value: Any) -> str:
+    if value is None:
+        return "none"
+    text = getattr(value, "arg", value)
+    return str(getattr(text, "text", text))
+
+
+def _describe_table_diff(kind: str, table: Table) -> Difference:
+    side = MODELS_ONLY if kind == "add_table" else MIGRATIONS_ONLY
+    name = _qualified(table.schema, table.name)
+    return Difference(kind, name, None, f"table {name}: {side}")
+
+
+def _describe_index(kind: str, index: Index) -> Difference:
+    side = MODELS_ONLY if kind.startswith("add") else MIGRATIONS_ONLY
+    table = index.table
+    table_name = _qualified(table.schema, table.name) if table is not None else None
+    unique = "unique index" if index.unique else "index"
+    detail = f"{unique} {index.name} on {table_name} ({_columns(index.expressions)}): {side}"
+    return Difference(kind, table_name, None, detail)
+
+
+def _describe_constraint(kind: str, constraint: Any) -> Difference:
+    side = MODELS_ONLY if kind.startswith("add") else MIGRATIONS_ONLY
+    table = constraint.table
+    table_name = _qualified(table.schema, table.name)
+    if isinstance(constraint, ForeignKeyConstraint):
+        referred = constraint.referred_table
+        target = f"{_qualified(referred.schema, referred.name)} ({_columns(e.column for e in constraint.elements)})"
+        detail = (
+            f"foreign key {constraint.name or '(unnamed)'} on {table_name} "
+            f"({_columns(constraint.columns)}) -> {target}: {side}"
+        )
+    elif isinstance(constraint, UniqueConstraint):
+        detail = (
+            f"unique constraint {constraint.name or '(unnamed)'} on {table_name} "
+            f"({_columns(constraint.columns)}): {side}"
+        )
+    else:
+        label = constraint.__class__.__name__
+        detail = f"{label} {constraint.name or '(unnamed)'} on {table_name}: {side}"
+    return Difference(kind, table_name, None, detail)
+
+
+def _describe_modify(diff: Sequence[Any]) -> Difference:
+    kind, schema, table, column = diff[0], diff[1], diff[2], diff[3]
+    old, new = diff[-2], diff[-1]
+    name = _qualified(schema, table)
+    where = f"column {name}.{column}"
+    if kind == "modify_type":
+        detail = f"{where} type: migrations {_type(old)}, models {_type(new)}"
+    elif kind == "modify_nullable":
+        detail = (
+            f"{where} nullable: migrations {'NULL' if old else 'NOT NULL'}, "
+            f"models {'NULL' if new else 'NOT NULL'}"
+        )
+    elif kind == "modify_default":
+        detail = f"{where} server default: migrations {_default(old)}, models {_default(new)}"
+    elif kind == "modify_comment":
+        detail = f"{where} comment: migrations {old!r}, models {new!r}"
+    else:
+        detail = f"{where}: {kind} {old!r} -> {new!r}"
+    return Difference(kind, name, str(column), detail)
+
+
+def describe(diff: Any) -> Difference:
+    """Turn one autogenerate diff tuple into a :class:`Difference` with a readable detail."""
+    if isinstance(diff, list):  # modify_* diffs come grouped per column; each is reported
+        return _describe_modify(diff[0])
+    kind = diff[0]
+    if kind in ("add_table", "remove_table"):
+        return _describe_table_diff(kind, diff[1])
+    if kind in ("add_column", "remove_column"):
+        schema, table, column = diff[1], diff[2], diff[3]
+        name = _qualified(schema, table)
+        side = MODELS_ONLY if kind == "add_column" else MIGRATIONS_ONLY
+        detail = f"column {name}.{column.name} {_column(column)}: {side}"
+        return Difference(kind, name, column.name, detail)
+    if kind in ("add_index", "remove_index"):
+        return _describe_index(kind, diff[1])
+    if kind in ("add_constraint", "remove_constraint", "add_fk", "remove_fk"):
+        return _describe_constraint(kind, diff[1])
+    if kind in ("add_table_comment", "remove_table_comment"):
+        table = diff[1]
+        name = _qualified(table.schema, table.name)
+        return Difference(kind, name, None, f"table {name} comment differs")
+    return Difference(str(kind), None, None, f"{kind}: {diff[1:]!r}")
+
+
+def _flatten(diffs: Iterable[Any]) -> list[Any]:
+    """One entry per difference: grouped modify_* lists are split into single-item lists."""
+    flat: list[Any] = []
+    for diff in diffs:
+        if isinstance(diff, list):
+            flat.extend([item] for item in diff)
+        else:
+            flat.append(diff)
+    return flat
+
+
+def _autogenerate(project: AlembicProject, target: Target) -> list[ops.UpgradeOps]:
+    command_args = {
+        "message": None,
+        "autogenerate": True,
+        "sql": False,
+        "head": "head",
+        "splice": False,
+        "branch_label": None,
+        "version_path": None,
+        "rev_id": None,
+        "depends_on": None,
+    }
+    with shared_connection(project, target, autogenerate=True) as config:
+        revision_context = RevisionContext(config, project.script, command_args)
+
+        def retrieve_migrations(rev: Any, context: Any) -> list[Any]:
+            revision_context.run_autogenerate(rev, context)
+            return []
+
+        with EnvironmentContext(
+            config,
+            project.script,
+            fn=retrieve_migrations,
+            as_sql=False,
+            template_args=revision_context.template_args,
+            revision_context=revision_context,
+        ):
+            project.script.run_env()
+    # env.py's own process_revision_directives may have removed an empty script: no drift.
+    return [
+        upgrade_ops
+        for script in revision_context.generated_revisions
+        for upgrade_ops in script.upgrade_ops_list
+    ]
+
+
+def compare(project: AlembicProject, target: Target, guard: SafetyGuard) -> Comparison:
+    """Autogenerate against the migrated temporary database and describe every difference."""
+    try:
+        upgrade_ops_list = _autogenerate(project, target)
+    except (Exception, SystemExit) as error:
+        raise classify(error, project, guard, "compare") from error
+    if guard.violation is not None:
+        raise SafetyGuardError(guard.explain(os.environ))
+    differences = [
+        describe(diff)
+        for upgrade_ops in upgrade_ops_list
+        for diff in _flatten(upgrade_ops.as_diffs())
+    ]
+    rendered = "\n".join(
+        render_python_code(upgrade_ops).strip()
+        for upgrade_ops in upgrade_ops_list
+        if not upgrade_ops.is_empty()
+    )
+    return Comparison(differences, rendered)

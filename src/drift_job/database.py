@@ -1,0 +1,298 @@
+"""The temporary database: connect to the server, create, mark, drop, and sweep leftovers.
+
+Identifiers are always quoted with psycopg2's ``sql`` module. Every database we create carries
+a marker comment, and nothing without that marker (and our name pattern) is ever dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import psycopg2
+import psycopg2.errors
+from psycopg2 import sql
+from psycopg2.extensions import connection as PgConnection
+from sqlalchemy.engine import URL
+
+from drift_job.errors import ConfigError, InfrastructureError
+
+TOOL_NAME = "drift-check"
+ADMIN_STATEMENT_TIMEOUT_MS = 60_000
+ADMIN_LOCK_TIMEOUT_MS = 10_000
+CREATE_ATTEMPTS = 3
+LOGIN_FAILURE = re.compile(
+    r"password authentication failed|no password supplied|no pg_hba\.conf entry|"
+    r"authentication failed|role \"[^\"]*\" does not exist|"
+    r"database \"[^\"]*\" does not exist|permission denied for database"
+)
+
+
+def is_login_failure(text: str) -> bool:
+    """Whether a connection error means wrong credentials or names, not an unreachable server."""
+    return LOGIN_FAILURE.search(text) is not None
+
+
+@dataclass(frozen=True)
+class ServerAddress:
+    """How to reach the PostgreSQL server. ``host`` may be a Unix-socket directory."""
+
+    host: str
+    port: int
+    user: str | None
+    password: str | None = field(repr=False)
+    sslmode: str | None
+    maintenance_db: str
+
+    @property
+    def label(self) -> str:
+        """host:port for messages (never the password)."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def is_socket(self) -> bool:
+        return self.host.startswith("/")
+
+    def connect_kwargs(self, database: str) -> dict[str, object]:
+        kwargs: dict[str, object] = {"host": self.host, "port": self.port, "dbname": database}
+        if self.user:
+            kwargs["user"] = self.user
+        if self.password is not None:
+            kwargs["password"] = self.password
+        if self.sslmode:
+            kwargs["sslmode"] = self.sslmode
+        return kwargs
+
+    def url(self, database: str, driver: str) -> URL:
+        """A SQLAlchemy URL for ``database`` with the given DBAPI driver."""
+        query: dict[str, str] = {}
+        host: str | None = self.host
+        port: int | None = self.port
+        if self.is_socket:
+            query.update(host=self.host, port=str(self.port))
+            host = port = None
+        if self.sslmode:
+            query["ssl" if driver == "asyncpg" else "sslmode"] = self.sslmode
+        return URL.create(
+            f"postgresql+{driver}",
+            username=self.user,
+            password=self.password,
+            host=host,
+            port=port,
+            database=database,
+            query=query,
+        )
+
+
+def _classify_connect_error(exc: psycopg2.OperationalError, address: ServerAddress) -> Exception:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+    if is_login_failure(text):
+        return ConfigError(f"cannot log in to {address.label}: {text}")
+    return InfrastructureError(f"database unreachable at {address.label}: {text}")
+
+
+def connect(
+    address: ServerAddress,
+    database: str,
+    *,
+    timeout: float,
+    application_name: str = TOOL_NAME,
+) -> PgConnection:
+    """Connect with retries and backoff until ``timeout`` seconds have passed.
+
+    Authentication problems are not retried: they are configuration errors (exit 2).
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.25
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            conn = psycopg2.connect(
+                **address.connect_kwargs(database),
+                connect_timeout=max(1, min(10, int(remaining) or 1)),
+                application_name=application_name,
+                options=(
+                    f"-c statement_timeout={ADMIN_STATEMENT_TIMEOUT_MS} "
+                    f"-c lock_timeout={ADMIN_LOCK_TIMEOUT_MS}"
+                ),
+            )
+        except psycopg2.OperationalError as exc:
+            error = _classify_connect_error(exc, address)
+            if isinstance(error, ConfigError) or time.monotonic() + delay > deadline:
+                raise error from None
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+            continue
+        conn.autocommit = True
+        return conn
+
+
+def new_database_name(prefix: str, now: datetime | None = None) -> str:
+    """``<prefix>_<UTC yyyymmddhhmmss>_<8 random hex>``: sortable, unique, recognisable."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
+    return f"{prefix}_{stamp}_{secrets.token_hex(4)}"
+
+
+def name_pattern(prefix: str) -> re.Pattern[str]:
+    return re.compile(rf"^{re.escape(prefix)}_\d{{14}}_[0-9a-f]{{8}}$")
+
+
+def marker(run_id: str, created: datetime) -> str:
+    """The comment that tells our databases apart from everything else on the server."""
+    return json.dumps(
+        {"tool": TOOL_NAME, "run_id": run_id, "created": created.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    )
+
+
+def parse_marker(comment: str | None) -> datetime | None:
+    """The creation time recorded in our marker, or None if the comment is not ours."""
+    if not comment:
+        return None
+    try:
+        data = json.loads(comment)
+        if not isinstance(data, dict) or data.get("tool") != TOOL_NAME:
+            return None
+        return datetime.strptime(str(data["created"]), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def check_can_create(conn: PgConnection) -> None:
+    """Fail with exit 2 unless the role may CREATE DATABASE."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT current_user, rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user"
+        )
+        row = cur.fetchone()
+    if row is None or not row[1]:
+        role = row[0] if row else "the configured role"
+        raise ConfigError(
+            f"POSTGRES_USER: role {role} lacks the CREATEDB privilege "
+            f"(grant it with: ALTER ROLE {role} CREATEDB)"
+        )
+
+
+def create_database(
+    conn: PgConnection, prefix: str, run_id: str, announce: Callable[[str], None]
+) -> str:
+    """Create and mark a new temporary database; retry on the (unlikely) duplicate name.
+
+    ``announce`` is told the name *before* CREATE is sent, so a concurrent cleanup always knows
+    what may exist.
+    """
+    for _attempt in range(CREATE_ATTEMPTS):
+        created = datetime.now(UTC)
+        name = new_database_name(prefix, created)
+        announce(name)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                cur.execute(
+                    sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                        sql.Identifier(name), sql.Literal(marker(run_id, created))
+                    )
+                )
+        except psycopg2.errors.DuplicateDatabase:
+            continue
+        except psycopg2.errors.InsufficientPrivilege as exc:
+            raise ConfigError(
+                f"POSTGRES_USER: not allowed to create a database ({exc.pgerror or exc})".strip()
+            ) from None
+        return name
+    raise InfrastructureError("could not find a free temporary database name")
+
+
+def drop_database(conn: PgConnection, name: str) -> None:
+    """DROP ... WITH (FORCE), which also ends sessions still connected to it (PostgreSQL 13+).
+
+    Older servers get the equivalent: terminate the sessions, then drop.
+    """
+    identifier = sql.Identifier(name)
+    with conn.cursor() as cur:
+        if conn.server_version >= 130000:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(identifier))
+            return
+        cur.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(identifier))
+
+
+def terminate_run_sessions(conn: PgConnection, application_name: str) -> None:
+    """End our own other sessions (e.g. a CREATE DATABASE still in flight) before cleanup."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = %s AND pid <> pg_backend_pid()",
+            (application_name,),
+        )
+
+
+def database_exists(conn: PgConnection, name: str) -> bool:
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        return cur.fetchone() is not None
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """A database that a killed run left behind."""
+
+    name: str
+    created: datetime
+    age_seconds: float
+
+
+def find_leftovers(conn: PgConnection, prefix: str, older_than: float) -> list[Leftover]:
+    """Our databases (prefix pattern AND marker comment) older than ``older_than`` seconds."""
+    pattern = name_pattern(prefix)
+    now = datetime.now(UTC)
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT d.datname, shobj_description(d.oid, 'pg_database') FROM pg_database d "
+            "WHERE d.datname LIKE %s ORDER BY d.datname",
+            (prefix.replace("_", r"\_") + r"\_%",),
+        )
+        rows = cur.fetchall()
+    leftovers = []
+    for name, comment in rows:
+        created = parse_marker(comment)
+        if pattern.match(name) and created is not None:
+            age = (now - created).total_seconds()
+            if age >= older_than:
+                leftovers.append(Leftover(name, created, age))
+    return leftovers
+
+
+def sweep(
+    conn: PgConnection, prefix: str, older_than: float, *, dry_run: bool, log: Callable[[str], None]
+) -> list[Leftover]:
+    """Drop leftovers of killed runs, logging each one."""
+    leftovers = find_leftovers(conn, prefix, older_than)
+    for leftover in leftovers:
+        hours = leftover.age_seconds / 3600
+        if dry_run:
+            log(f"would drop leftover database {leftover.name} (age {hours:.1f} h)")
+        else:
+            drop_database(conn, leftover.name)
+            log(f"dropped leftover database {leftover.name} (age {hours:.1f} h)")
+    return leftovers
+
+
+@contextmanager
+def admin_connection(
+    address: ServerAddress, *, timeout: float, application_name: str
+) -> Iterator[PgConnection]:
+    """A maintenance-database connection for CREATE/DROP, closed on exit."""
+    with closing(
+        connect(address, address.maintenance_db, timeout=timeout, application_name=application_name)
+    ) as conn:
+        yield conn

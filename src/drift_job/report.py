@@ -1,0 +1,172 @@
+"""Reports: human text, JSON, and the one-line summary for Kubernetes and pipelines.
+
+Every string that leaves the process passes through :func:`redact`, so a password can never
+reach a log, a report or a termination message, whatever an error message happened to contain.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import quote, quote_plus
+
+from drift_job import __version__
+from drift_job.comparison import Difference
+
+TERMINATION_LOG = Path("/dev/termination-log")
+SUMMARY_LIMIT = 4096
+FIX_STEPS = (
+    "alembic revision --autogenerate -m 'describe the change'",
+    "review the generated file in your versions/ directory (autogenerate is not always right)",
+    "alembic upgrade head; then alembic downgrade -1 and alembic upgrade head again",
+    "commit the new migration file together with the model change",
+)
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one run; the library API returns it and every report renders it."""
+
+    status: str
+    exit_code: int
+    message: str
+    differences: list[Difference] = field(default_factory=list)
+    suggested_migration: str = ""
+    temporary_database: str | None = None
+    alembic_head: str | None = None
+    server: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    tool_version: str = __version__
+    #: The exception behind an error result, for ``--debug``; never serialised.
+    error: BaseException | None = field(default=None, repr=False, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "message": self.message,
+            "differences": [d.as_dict() for d in self.differences],
+            "suggested_migration": self.suggested_migration,
+            "temporary_database": self.temporary_database,
+            "alembic_head": self.alembic_head,
+            "server": self.server,
+            "timings": {stage: round(seconds, 3) for stage, seconds in self.timings.items()},
+            "tool_version": self.tool_version,
+        }
+
+
+class Redactor:
+    """Replaces every known secret (and its URL-encoded forms) with ``***``."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: list[str] = []
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str) -> None:
+        for form in (secret, quote(secret, safe=""), quote_plus(secret)):
+            if form and form not in self._secrets:
+                self._secrets.append(form)
+        self._secrets.sort(key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+class RedactingStream:
+    """A text stream wrapper that redacts secrets from everything written through it."""
+
+    def __init__(self, stream: IO[str], redactor: Redactor) -> None:
+        self._stream = stream
+        self._redactor = redactor
+
+    def write(self, text: str) -> int:
+        self._stream.write(self._redactor(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def use_color(stream: IO[str]) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    return stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"\033[{code}m{text}\033[0m" if color else text
+
+
+def render_text(result: CheckResult, *, color: bool = False) -> str:
+    """The verdict for people: differences, the fixing operations, and what to do."""
+    lines: list[str] = []
+    if result.status == "clean":
+        head = f" (head {result.alembic_head})" if result.alembic_head else ""
+        lines.append(_paint(f"no drift: the models match the migrations{head}", "32", color))
+    elif result.status == "drift":
+        count = len(result.differences)
+        noun = "difference" if count == 1 else "differences"
+        lines.append(
+            _paint(
+                f"SCHEMA DRIFT DETECTED: {count} {noun} between the models and the migrations",
+                "1;31",
+                color,
+            )
+        )
+        lines += [f"  - {d.detail}" for d in result.differences]
+        if result.suggested_migration:
+            lines.append("")
+            lines.append("Alembic operations that would fix it (as autogenerate would write them):")
+            lines += [f"    {line}" for line in result.suggested_migration.splitlines()]
+        lines.append("")
+        lines.append("To fix it:")
+        lines += [f"  {number}. {step}" for number, step in enumerate(FIX_STEPS, start=1)]
+    else:
+        lines.append(_paint(f"error (exit {result.exit_code}): {result.message}", "1;31", color))
+    return "\n".join(lines) + "\n"
+
+
+def render_json(result: CheckResult) -> str:
+    return json.dumps(result.as_dict(), indent=2) + "\n"
+
+
+def summary_line(result: CheckResult) -> str:
+    """One line of JSON, at most 4096 bytes (the Kubernetes termination-message limit)."""
+    summary: dict[str, Any] = {
+        "status": result.status,
+        "exit_code": result.exit_code,
+        "differences": len(result.differences),
+        "temporary_database": result.temporary_database,
+        "alembic_head": result.alembic_head,
+        "message": result.message,
+        "tool_version": result.tool_version,
+    }
+    line = json.dumps(summary, separators=(",", ":"))
+    while len(line.encode()) > SUMMARY_LIMIT and summary["message"]:
+        summary["message"] = summary["message"][: len(summary["message"]) // 2] + "…"
+        line = json.dumps(summary, separators=(",", ":"))
+    return line
+
+
+def termination_paths(explicit: Path | None) -> list[Path]:
+    """Where the summary goes: the configured path, else Kubernetes' default if writable."""
+    if explicit is not None:
+        return [explicit]
+    if TERMINATION_LOG.exists() and os.access(TERMINATION_LOG, os.W_OK):
+        return [TERMINATION_LOG]
+    return []
+
+
+def write_file(path: Path, text: str) -> None:
+    """Write a report file; an unwritable path is reported on stderr, not fatal to the verdict."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"drift-check: cannot write {path}: {exc.strerror}", file=sys.stderr)
