@@ -46,7 +46,9 @@ class PostgresServer:
 
     def env(self, **overrides: str) -> dict[str, str]:
         """POSTGRES_* settings for drift-check, on top of a clean copy of os.environ."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "PG", "DRIFT_"))}
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "PG", "DRIFT_"))
+        }
         env.update(
             POSTGRES_HOST=self.host,
             POSTGRES_PORT=str(self.port),
@@ -58,7 +60,9 @@ class PostgresServer:
         env.update(overrides)
         return env
 
-    def connect(self, database: str = "postgres", **kwargs: object) -> psycopg2.extensions.connection:
+    def connect(
+        self, database: str = "postgres", **kwargs: object
+    ) -> psycopg2.extensions.connection:
         conn = psycopg2.connect(
             host=self.host,
             port=self.port,
@@ -70,7 +74,9 @@ class PostgresServer:
         conn.autocommit = True
         return conn
 
-    def query(self, sql: str, params: tuple[object, ...] = (), database: str = "postgres") -> list[tuple[object, ...]]:
+    def query(
+        self, sql: str, params: tuple[object, ...] = (), database: str = "postgres"
+    ) -> list[tuple[object, ...]]:
         conn = self.connect(database)
         try:
             with conn.cursor() as cur:
@@ -100,7 +106,12 @@ def _available() -> dict[int, Binaries]:
 
 AVAILABLE = _available()
 VERSIONS = [
-    pytest.param(15, marks=pytest.mark.skipif(15 not in AVAILABLE, reason="PostgreSQL 15 binaries absent (/usr/lib/postgresql/15/bin)")),
+    pytest.param(
+        15,
+        marks=pytest.mark.skipif(
+            15 not in AVAILABLE, reason="PostgreSQL 15 binaries absent (/usr/lib/postgresql/15/bin)"
+        ),
+    ),
     pytest.param(18),
 ]
 _STARTED: dict[int, PostgresServer] = {}
@@ -138,7 +149,10 @@ def any_pg_server(request: pytest.FixtureRequest) -> PostgresServer:
 def _nothing_left_behind() -> Iterator[None]:
     yield
     for started in _STARTED.values():
-        if started.server.workdir is None or not (started.server.data_dir / "postmaster.pid").exists():
+        if (
+            started.server.workdir is None
+            or not (started.server.data_dir / "postmaster.pid").exists()
+        ):
             continue
         leftovers = started.temporary_databases()
         for name in leftovers:  # clean up so one failure does not cascade, then fail
@@ -150,7 +164,9 @@ def _nothing_left_behind() -> Iterator[None]:
 def project(tmp_path: Path) -> Path:
     """A private copy of the reference app (alembic.ini + examples/) to modify freely."""
     shutil.copy(REPO_ROOT / "alembic.ini", tmp_path / "alembic.ini")
-    shutil.copytree(REPO_ROOT / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        REPO_ROOT / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns("__pycache__")
+    )
     return tmp_path
 
 

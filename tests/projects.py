@@ -18,7 +18,14 @@ def patch(project: Path, relative: Path | str, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def add_migration(project: Path, revision: str, down_revision: str | None, upgrade: str, *, versions: Path = VERSIONS) -> Path:
+def add_migration(
+    project: Path,
+    revision: str,
+    down_revision: str | None,
+    upgrade: str,
+    *,
+    versions: Path = VERSIONS,
+) -> Path:
     """Write a revision file whose upgrade() body is ``upgrade``."""
     body = textwrap.indent(textwrap.dedent(upgrade).strip(), "    ")
     path = project / versions / f"{revision}_test_change.py"
@@ -33,7 +40,7 @@ def add_migration(project: Path, revision: str, down_revision: str | None, upgra
     return path
 
 
-MINI_MODELS = '''
+MINI_MODELS = """
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
@@ -43,7 +50,7 @@ notes = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("body", sa.String(200), nullable=False),
 )
-'''
+"""
 
 MINI_MIGRATION = '''
 """notes

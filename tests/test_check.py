@@ -17,14 +17,14 @@ from projects import MODELS, add_migration, mini_project, patch, report
 from drift_job.server import free_tcp_port
 
 AUTHOR_FIELDS = "    bio: str | None = Field(default=None, sa_column=Column(Text, nullable=True))\n"
-NEW_MODEL = '''
+NEW_MODEL = """
 
 class Coupon(SQLModel, table=True):
     __tablename__ = "coupons"
 
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
     code: str = Field(sa_column=Column(String(32), nullable=False))
-'''
+"""
 
 
 def test_clean_reference_app(any_pg_server: PostgresServer, project: Path) -> None:
@@ -54,7 +54,12 @@ def _remove_table(project: Path) -> None:
 
 
 def _add_fk(project: Path) -> None:
-    add_migration(project, "0007", "0006", 'op.add_column("reviews", sa.Column("order_id", sa.Integer, nullable=True))')
+    add_migration(
+        project,
+        "0007",
+        "0006",
+        'op.add_column("reviews", sa.Column("order_id", sa.Integer, nullable=True))',
+    )
     patch(
         project,
         MODELS,
@@ -73,13 +78,19 @@ DRIFTS = {
             p,
             MODELS,
             AUTHOR_FIELDS,
-            AUTHOR_FIELDS + "    nickname: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))\n",
+            AUTHOR_FIELDS
+            + "    nickname: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))\n",
         ),
         "add_column",
         "authors",
         "nickname",
     ),
-    "column removed": (lambda p: patch(p, MODELS, AUTHOR_FIELDS, ""), "remove_column", "authors", "bio"),
+    "column removed": (
+        lambda p: patch(p, MODELS, AUTHOR_FIELDS, ""),
+        "remove_column",
+        "authors",
+        "bio",
+    ),
     "type changed": (
         lambda p: patch(
             p,
@@ -92,7 +103,12 @@ DRIFTS = {
         "price_cents",
     ),
     "varchar length changed": (
-        lambda p: patch(p, MODELS, "name: str = Field(sa_column=Column(String(50), nullable=False))", "name: str = Field(sa_column=Column(String(80), nullable=False))"),
+        lambda p: patch(
+            p,
+            MODELS,
+            "name: str = Field(sa_column=Column(String(50), nullable=False))",
+            "name: str = Field(sa_column=Column(String(80), nullable=False))",
+        ),
         "modify_type",
         "tags",
         "name",
@@ -101,8 +117,8 @@ DRIFTS = {
         lambda p: patch(
             p,
             MODELS,
-            'country_code: str | None = Field(default=None, sa_column=Column(String(2), nullable=True))',
-            'country_code: str | None = Field(default=None, sa_column=Column(String(2), nullable=False))',
+            "country_code: str | None = Field(default=None, sa_column=Column(String(2), nullable=True))",
+            "country_code: str | None = Field(default=None, sa_column=Column(String(2), nullable=False))",
         ),
         "modify_nullable",
         "publishers",
@@ -112,15 +128,20 @@ DRIFTS = {
         lambda p: patch(
             p,
             MODELS,
-            'website: str | None = Field(default=None, sa_column=Column(String(255), nullable=True))',
-            'website: str | None = Field(default=None, sa_column=Column(String(255), nullable=True, index=True))',
+            "website: str | None = Field(default=None, sa_column=Column(String(255), nullable=True))",
+            "website: str | None = Field(default=None, sa_column=Column(String(255), nullable=True, index=True))",
         ),
         "add_index",
         "publishers",
         None,
     ),
     "index removed": (
-        lambda p: patch(p, MODELS, "sa_column=Column(Date, nullable=True, index=True)", "sa_column=Column(Date, nullable=True)"),
+        lambda p: patch(
+            p,
+            MODELS,
+            "sa_column=Column(Date, nullable=True, index=True)",
+            "sa_column=Column(Date, nullable=True)",
+        ),
         "remove_index",
         "books",
         None,
@@ -141,7 +162,9 @@ DRIFTS = {
 
 
 @pytest.mark.parametrize("case", list(DRIFTS))
-def test_each_kind_of_drift_is_reported(any_pg_server: PostgresServer, project: Path, case: str) -> None:
+def test_each_kind_of_drift_is_reported(
+    any_pg_server: PostgresServer, project: Path, case: str
+) -> None:
     change, kind, table, column = DRIFTS[case]
     change(project)
     run = drift_check("check", "--format", "json", env=any_pg_server.env(), cwd=project)
@@ -150,7 +173,9 @@ def test_each_kind_of_drift_is_reported(any_pg_server: PostgresServer, project: 
     assert data["status"] == "drift"
     differences = data["differences"]
     assert isinstance(differences, list)
-    assert {"kind": kind, "table": table} in [{"kind": d["kind"], "table": d["table"]} for d in differences], differences
+    assert {"kind": kind, "table": table} in [
+        {"kind": d["kind"], "table": d["table"]} for d in differences
+    ], differences
     if column is not None:
         assert any(d["column"] == column for d in differences if d["kind"] == kind)
     assert "op." in str(data["suggested_migration"])
@@ -165,28 +190,39 @@ def test_text_report_names_both_sides_and_the_fix(pg_server: PostgresServer, pro
     for stage in ("settings", "database", "migrate", "compare", "cleanup"):
         assert f"  {stage} " in out
     assert "column authors.nickname VARCHAR(64) NULL: in the models, not in the migrations" in out
-    assert "op.add_column('authors', sa.Column('nickname', sa.String(length=64), nullable=True))" in out
+    assert (
+        "op.add_column('authors', sa.Column('nickname', sa.String(length=64), nullable=True))"
+        in out
+    )
     assert "alembic revision --autogenerate" in out
     assert "\033[" not in out
 
 
 @pytest.mark.parametrize("style", ["ini-url", "shared-connection", "env-var", "postgres-parts"])
-def test_env_py_url_styles_reach_the_temporary_database(pg_server: PostgresServer, tmp_path: Path, style: str) -> None:
-    project = mini_project(tmp_path, style, ini_url="postgresql+psycopg2://developer@localhost/devdb")
+def test_env_py_url_styles_reach_the_temporary_database(
+    pg_server: PostgresServer, tmp_path: Path, style: str
+) -> None:
+    project = mini_project(
+        tmp_path, style, ini_url="postgresql+psycopg2://developer@localhost/devdb"
+    )
     env = pg_server.env(DATABASE_URL="postgresql+psycopg2://developer@localhost/devdb")
     if style == "env-var":
         env["DRIFT_URL_ENV"] = "DATABASE_URL"
     run = drift_check("check", env=env, cwd=project)
     assert run.code == 0, run.output
-    patch(project, "mini_models.py", 'sa.String(200)', "sa.String(300)")
+    patch(project, "mini_models.py", "sa.String(200)", "sa.String(300)")
     assert drift_check("check", env=env, cwd=project).code == 1
 
 
-def test_safety_guard_stops_env_py_that_targets_another_database(pg_server: PostgresServer, tmp_path: Path) -> None:
+def test_safety_guard_stops_env_py_that_targets_another_database(
+    pg_server: PostgresServer, tmp_path: Path
+) -> None:
     pg_server.query("DROP DATABASE IF EXISTS decoy")
     pg_server.query("CREATE DATABASE decoy")
     try:
-        pg_server.query("CREATE TABLE keep (id int); INSERT INTO keep VALUES (1), (2)", database="decoy")
+        pg_server.query(
+            "CREATE TABLE keep (id int); INSERT INTO keep VALUES (1), (2)", database="decoy"
+        )
         project = mini_project(tmp_path, "env-var")
         decoy_url = f"postgresql+psycopg2://postgres:{'x'}@127.0.0.1:{pg_server.port}/decoy"
         run = drift_check("check", env=pg_server.env(DATABASE_URL=decoy_url), cwd=project)
@@ -194,14 +230,18 @@ def test_safety_guard_stops_env_py_that_targets_another_database(pg_server: Post
         assert "'decoy'" in run.stderr
         assert "DRIFT_URL_ENV=DATABASE_URL" in run.stderr
         assert len(run.stderr.strip().splitlines()) == 1, run.stderr
-        tables = pg_server.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'", database="decoy")
+        tables = pg_server.query(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'", database="decoy"
+        )
         assert tables == [("keep",)]
         assert pg_server.query("SELECT id FROM keep ORDER BY id", database="decoy") == [(1,), (2,)]
     finally:
         pg_server.query("DROP DATABASE decoy WITH (FORCE)")
 
 
-def test_env_file_password_file_and_precedence(pg_server: PostgresServer, project: Path, tmp_path: Path) -> None:
+def test_env_file_password_file_and_precedence(
+    pg_server: PostgresServer, project: Path, tmp_path: Path
+) -> None:
     password_file = tmp_path / "pw"
     password_file.write_text(PASSWORD + "\n")
     (project / ".env.k8s.development").write_text(
@@ -211,14 +251,20 @@ def test_env_file_password_file_and_precedence(pg_server: PostgresServer, projec
     env["POSTGRES_PORT"] = str(pg_server.port)  # the environment beats the env file
     run = drift_check("check", env=env, cwd=project)
     assert run.code == 0, run.output
-    run = drift_check("check", "--port", "1", "--connect-timeout", "1", env=env, cwd=project)  # a flag beats both
+    run = drift_check(
+        "check", "--port", "1", "--connect-timeout", "1", env=env, cwd=project
+    )  # a flag beats both
     assert run.code == 3, run.output
 
 
-def test_unreachable_server_exits_3_within_the_timeout(pg_server: PostgresServer, project: Path) -> None:
+def test_unreachable_server_exits_3_within_the_timeout(
+    pg_server: PostgresServer, project: Path
+) -> None:
     port = free_tcp_port()
     started = time.monotonic()
-    run = drift_check("check", env=pg_server.env(POSTGRES_PORT=str(port), DRIFT_CONNECT_TIMEOUT="2"), cwd=project)
+    run = drift_check(
+        "check", env=pg_server.env(POSTGRES_PORT=str(port), DRIFT_CONNECT_TIMEOUT="2"), cwd=project
+    )
     elapsed = time.monotonic() - started
     assert run.code == 3, run.output
     assert f"127.0.0.1:{port}" in run.stderr
@@ -227,7 +273,9 @@ def test_unreachable_server_exits_3_within_the_timeout(pg_server: PostgresServer
 
 
 def test_wrong_password_is_a_configuration_error(pg_server: PostgresServer, project: Path) -> None:
-    run = drift_check("check", env=pg_server.env(POSTGRES_PASSWORD="wrong-secret-value"), cwd=project)
+    run = drift_check(
+        "check", env=pg_server.env(POSTGRES_PASSWORD="wrong-secret-value"), cwd=project
+    )
     assert run.code == 2, run.output
     assert "password authentication failed" in run.stderr
     assert "wrong-secret-value" not in run.output
@@ -240,7 +288,9 @@ def test_wrong_password_is_a_configuration_error(pg_server: PostgresServer, proj
         ('op.execute("SELECT * FROM no_such_table")', "0007_test_change.py"),
     ],
 )
-def test_failing_migration_exits_4(any_pg_server: PostgresServer, project: Path, body: str, expected: str) -> None:
+def test_failing_migration_exits_4(
+    any_pg_server: PostgresServer, project: Path, body: str, expected: str
+) -> None:
     add_migration(project, "0007", "0006", body)
     run = drift_check("check", env=any_pg_server.env(), cwd=project)
     assert run.code == 4, run.output
@@ -259,7 +309,9 @@ def test_multiple_heads_exit_2_naming_each(pg_server: PostgresServer, project: P
 
 
 def test_keep_database_keeps_and_names_it(pg_server: PostgresServer, project: Path) -> None:
-    run = drift_check("check", "--keep-database", "--format", "json", env=pg_server.env(), cwd=project)
+    run = drift_check(
+        "check", "--keep-database", "--format", "json", env=pg_server.env(), cwd=project
+    )
     assert run.code == 0, run.output
     name = str(report(run.stdout)["temporary_database"])
     assert name in pg_server.databases()
@@ -267,7 +319,9 @@ def test_keep_database_keeps_and_names_it(pg_server: PostgresServer, project: Pa
     pg_server.query(f'DROP DATABASE "{name}"')
 
 
-def test_summary_files_hold_one_json_line(pg_server: PostgresServer, project: Path, tmp_path: Path) -> None:
+def test_summary_files_hold_one_json_line(
+    pg_server: PostgresServer, project: Path, tmp_path: Path
+) -> None:
     termination = tmp_path / "termination-log"
     summary = tmp_path / "summary.json"
     env = pg_server.env(DRIFT_TERMINATION_MESSAGE_PATH=str(termination))
@@ -288,7 +342,9 @@ def test_embedded_default_needs_no_server(project: Path) -> None:
     assert "no drift" in run.stdout
 
 
-def test_sigterm_during_a_long_migration_cleans_up_fast(any_pg_server: PostgresServer, project: Path) -> None:
+def test_sigterm_during_a_long_migration_cleans_up_fast(
+    any_pg_server: PostgresServer, project: Path
+) -> None:
     add_migration(project, "0007", "0006", 'op.execute("SELECT pg_sleep(60)")')
     process = subprocess.Popen(
         [sys.executable, "-m", "drift_job", "check"],
@@ -301,7 +357,9 @@ def test_sigterm_during_a_long_migration_cleans_up_fast(any_pg_server: PostgresS
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            busy = any_pg_server.query("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%'")
+            busy = any_pg_server.query(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%'"
+            )
             if busy[0][0]:
                 break
             time.sleep(0.1)
@@ -317,7 +375,12 @@ def test_sigterm_during_a_long_migration_cleans_up_fast(any_pg_server: PostgresS
     assert elapsed < 5, elapsed
     assert "SIGTERM" in stderr
     assert any_pg_server.temporary_databases() == []
-    assert any_pg_server.query("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%'")[0][0] == 0
+    assert (
+        any_pg_server.query(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%'"
+        )[0][0]
+        == 0
+    )
 
 
 def test_reference_app_at_repo_root_is_clean(pg_server: PostgresServer) -> None:

@@ -24,6 +24,7 @@ from drift_job.report import (
     use_color,
     write_file,
 )
+from drift_job.runner import WORKER_THREAD, check_connection, run_check, run_sweep
 from drift_job.settings import Settings, load_settings, parse_duration
 
 EXIT_CODES_HELP = """exit codes:
@@ -202,8 +203,6 @@ def _emit(settings: Settings, result: CheckResult, redact: Redactor) -> None:
 
 
 def _check(args: argparse.Namespace, settings: Settings, redact: Redactor) -> int:
-    from drift_job.runner import run_check
-
     progress_stream = sys.stderr if settings.output_format == "json" else sys.stdout
     print(f"drift-check {__version__}", file=progress_stream, flush=True)
     result = run_check(
@@ -219,8 +218,6 @@ def _check(args: argparse.Namespace, settings: Settings, redact: Redactor) -> in
 
 
 def _sweep(args: argparse.Namespace, settings: Settings) -> int:
-    from drift_job.runner import run_sweep
-
     older_than = settings.orphan_ttl
     if args.older_than is not None:
         try:
@@ -238,8 +235,6 @@ def _config(args: argparse.Namespace, settings: Settings) -> int:
     for key, value in settings.describe().items():
         print(f"{key}={value}")
     if args.check_connection:
-        from drift_job.runner import check_connection
-
         print(check_connection(settings))
     return ExitCode.CLEAN
 
@@ -257,8 +252,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     redact = Redactor()
     streams = (sys.stdout, sys.stderr)
-    sys.stdout = RedactingStream(sys.stdout, redact)  # type: ignore[assignment]
-    sys.stderr = RedactingStream(sys.stderr, redact)  # type: ignore[assignment]
+    sys.stdout = RedactingStream(sys.stdout, redact)
+    sys.stderr = RedactingStream(sys.stderr, redact)
     try:
         settings = load_settings(_flags(args))
         for secret in settings.secrets():
@@ -278,7 +273,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         print(
-            f"drift-check: unexpected {error.__class__.__name__}: {error} (run with --debug for details)",
+            f"drift-check: unexpected {error.__class__.__name__}: {error} "
+            "(run with --debug for details)",
             file=sys.stderr,
         )
         return int(ExitCode.BAD_INPUT)
@@ -292,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point. After an interruption the worker thread may still be blocked in
     the project's code, so the process ends without waiting for it."""
     code = run(argv)
-    if any(t.name == "drift-check-worker" and t.is_alive() for t in threading.enumerate()):
+    if any(t.name == WORKER_THREAD and t.is_alive() for t in threading.enumerate()):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

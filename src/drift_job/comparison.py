@@ -95,7 +95,8 @@ def _describe_constraint(kind: str, constraint: Any) -> Difference:
     table_name = _qualified(table.schema, table.name)
     if isinstance(constraint, ForeignKeyConstraint):
         referred = constraint.referred_table
-        target = f"{_qualified(referred.schema, referred.name)} ({_columns(e.column for e in constraint.elements)})"
+        referred_columns = _columns(element.column for element in constraint.elements)
+        target = f"{_qualified(referred.schema, referred.name)} ({referred_columns})"
         detail = (
             f"foreign key {constraint.name or '(unnamed)'} on {table_name} "
             f"({_columns(constraint.columns)}) -> {target}: {side}"

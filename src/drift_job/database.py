@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg2
 import psycopg2.errors
@@ -59,8 +60,8 @@ class ServerAddress:
     def is_socket(self) -> bool:
         return self.host.startswith("/")
 
-    def connect_kwargs(self, database: str) -> dict[str, object]:
-        kwargs: dict[str, object] = {"host": self.host, "port": self.port, "dbname": database}
+    def connect_kwargs(self, database: str) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"host": self.host, "port": self.port, "dbname": database}
         if self.user:
             kwargs["user"] = self.user
         if self.password is not None:
@@ -113,7 +114,7 @@ def connect(
     while True:
         remaining = deadline - time.monotonic()
         try:
-            conn = psycopg2.connect(
+            conn: PgConnection = psycopg2.connect(
                 **address.connect_kwargs(database),
                 connect_timeout=max(1, min(10, int(remaining) or 1)),
                 application_name=application_name,
@@ -167,7 +168,8 @@ def check_can_create(conn: PgConnection) -> None:
     """Fail with exit 2 unless the role may CREATE DATABASE."""
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT current_user, rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user"
+            "SELECT current_user, rolcreatedb OR rolsuper "
+            "FROM pg_roles WHERE rolname = current_user"
         )
         row = cur.fetchone()
     if row is None or not row[1]:

@@ -54,7 +54,7 @@ class AlembicProject:
 
 
 def version_dirs(script: ScriptDirectory) -> list[Path]:
-    """Where revision files live: ``version_locations`` if set, else ``<script_location>/versions``."""
+    """Where revision files live: ``version_locations``, else ``<script_location>/versions``."""
     locations = script.version_locations or [script.versions]
     return [Path(location).resolve() for location in locations]
 
@@ -124,7 +124,7 @@ def load_project(settings: Settings) -> AlembicProject:
         raise ConfigError(f"{ini_path.name}: script_location {script.dir} has no env.py")
     heads = _load_revisions(script, ini_path)
     if len(heads) > 1:
-        listed = ", ".join(f"{h} ({_script_file(script.get_revision(h))})" for h in heads)  # type: ignore[arg-type]
+        listed = ", ".join(f"{h} ({_script_file(script.get_revision(h))})" for h in heads)
         raise ConfigError(
             f"migration graph: multiple heads: {listed}; merge them with: "
             f"alembic merge -m 'merge heads' {' '.join(heads)}"

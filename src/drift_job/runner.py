@@ -46,6 +46,7 @@ from drift_job.settings import Settings
 Progress = Callable[[str, float, str], None]
 EMERGENCY_CONNECT_TIMEOUT = 3.0
 CLEANUP_WAIT = 30.0
+WORKER_THREAD = "drift-check-worker"
 SIGNAL_EXIT = {
     signal.SIGINT: ExitCode.INTERRUPTED_SIGINT,
     signal.SIGTERM: ExitCode.INTERRUPTED_SIGTERM,
@@ -174,61 +175,105 @@ def _drop(address: ServerAddress, name: str, wait: float) -> None:
         ) from exc
 
 
-def _work(
-    settings: Settings,
-    project: AlembicProject,
-    address: ServerAddress,
-    state: _RunState,
-    timer: _Timer,
-    keep_database: bool,
-    log: Callable[[str], None],
-) -> None:
-    """Create, migrate, compare, drop: everything that touches the server and the project."""
-    try:
-        with timer.stage("database") as note:
+@dataclass
+class _Job:
+    """One check on one server: the worker's steps and the supervisor's emergency exit."""
+
+    settings: Settings
+    project: AlembicProject
+    address: ServerAddress
+    state: _RunState
+    timer: _Timer
+    keep_database: bool
+    log: Callable[[str], None]
+
+    def work(self) -> None:
+        """Create, migrate, compare, drop: everything that touches the server and the project."""
+        try:
+            name = self._create()
+            try:
+                self._migrate_and_compare(name)
+            finally:
+                if not self.keep_database and not self.state.abandoned:
+                    with self.timer.stage("cleanup") as note:
+                        wait = min(CLEANUP_WAIT, self.settings.connect_timeout)
+                        _drop(self.address, name, wait)
+                        note.append(f"dropped {name}")
+        except BaseException as error:  # handed to the supervising thread
+            self.state.error = error
+        finally:
+            self.state.done.set()
+
+    def _create(self) -> str:
+        settings, state = self.settings, self.state
+        with self.timer.stage("database") as note:
             with database.admin_connection(
-                address, timeout=settings.connect_timeout, application_name=state.application_name
+                self.address,
+                timeout=settings.connect_timeout,
+                application_name=state.application_name,
             ) as conn:
                 database.check_can_create(conn)
-                database.sweep(conn, settings.prefix, settings.orphan_ttl, dry_run=False, log=log)
+                database.sweep(
+                    conn, settings.prefix, settings.orphan_ttl, dry_run=False, log=self.log
+                )
                 name = database.create_database(
                     conn,
                     settings.prefix,
                     state.run_id,
                     announce=lambda n: setattr(state, "database", n),
                 )
-            note.append(f"created {name} on {address.label}")
+            note.append(f"created {name} on {self.address.label}")
+        return name
+
+    def _migrate_and_compare(self, name: str) -> None:
+        driver = choose_driver(self.settings, self.project, os.environ)
+        target = Target(self.address, name, driver)
+        with run_environment(self.settings, target), SafetyGuard(name) as guard:
+            with self.timer.stage("migrate") as note:
+                upgrade_to_head(self.project, target, guard)
+                note.append(f"upgraded to {self.project.head or 'base (no migrations)'} ({driver})")
+            with self.timer.stage("compare") as note:
+                self.state.comparison = compare(self.project, target, guard)
+                note.append(f"{len(self.state.comparison.differences)} difference(s)")
+
+    def supervise(self) -> Comparison:
+        """Run :meth:`work` in a thread; on a signal or the deadline, clean up behind it."""
+        state = self.state
+        worker = threading.Thread(target=self.work, name=WORKER_THREAD, daemon=True)
+        deadline = time.monotonic() + self.settings.timeout
+        worker.start()
+        while not state.done.wait(0.05):
+            if state.signal_number is not None or time.monotonic() > deadline:
+                break
+        if state.done.is_set():
+            if state.error is not None:
+                raise state.error
+            if state.comparison is None:
+                raise InfrastructureError("the check ended without a result")
+            return state.comparison
         try:
-            driver = choose_driver(settings, project, os.environ)
-            target = Target(address, name, driver)
-            with run_environment(settings, target), SafetyGuard(name) as guard:
-                with timer.stage("migrate") as note:
-                    upgrade_to_head(project, target, guard)
-                    note.append(f"upgraded to {project.head or 'base (no migrations)'} ({driver})")
-                with timer.stage("compare") as note:
-                    state.comparison = compare(project, target, guard)
-                    note.append(f"{len(state.comparison.differences)} difference(s)")
-        finally:
-            if not keep_database and not state.abandoned:
-                with timer.stage("cleanup") as note:
-                    _drop(address, name, min(CLEANUP_WAIT, settings.connect_timeout))
-                    note.append(f"dropped {name}")
-    except BaseException as error:  # handed to the supervising thread
-        state.error = error
-    finally:
-        state.done.set()
+            self._emergency_cleanup()
+        except DriftCheckError as exc:
+            raise InfrastructureError(
+                f"could not drop temporary database {state.database} ({exc}); "
+                "`drift-check sweep` will remove it"
+            ) from exc
+        _check_interrupted(state)
+        raise InfrastructureError(
+            f"timed out after {self.settings.timeout:g} s (DRIFT_TIMEOUT); cleaned up"
+        )
 
-
-def _emergency_cleanup(address: ServerAddress, state: _RunState) -> None:
-    """End the worker's sessions and drop its database while the worker may still be busy."""
-    state.abandoned = True
-    if state.database is None:
-        return
-    with database.admin_connection(
-        address, timeout=EMERGENCY_CONNECT_TIMEOUT, application_name="drift-check cleanup"
-    ) as conn:
-        database.terminate_run_sessions(conn, state.application_name)
-        database.drop_database(conn, state.database)
+    def _emergency_cleanup(self) -> None:
+        """End the worker's sessions and drop its database while the worker may still be busy."""
+        state = self.state
+        state.abandoned = True
+        if state.database is None:
+            return
+        with database.admin_connection(
+            self.address, timeout=EMERGENCY_CONNECT_TIMEOUT, application_name="drift-check cleanup"
+        ) as conn:
+            database.terminate_run_sessions(conn, state.application_name)
+            database.drop_database(conn, state.database)
 
 
 def run_check(
@@ -258,63 +303,27 @@ def run_check(
             address = stack.enter_context(server_for(settings, timer))
             result.server = address.label
             _check_interrupted(state)
-            _supervise(settings, project, address, state, timer, keep_database, log)
-            result.temporary_database = state.database
+            job = _Job(settings, project, address, state, timer, keep_database, log)
+            comparison = job.supervise()
     except DriftCheckError as error:
         result.temporary_database = state.database
         result.exit_code = error.exit_code
         result.message = str(error)
         result.error = error
         return result
-    comparison = state.comparison
-    assert comparison is not None
+    result.temporary_database = state.database
     result.differences = comparison.differences
     result.suggested_migration = comparison.suggested_migration
     if comparison.differences:
+        count = len(comparison.differences)
         result.status, result.exit_code = "drift", ExitCode.DRIFT
-        result.message = (
-            f"{len(comparison.differences)} difference(s) between models and migrations"
-        )
+        result.message = f"{count} difference(s) between models and migrations"
     else:
         result.status, result.exit_code = "clean", ExitCode.CLEAN
         result.message = "no drift"
     if keep_database:
         result.message += f"; kept temporary database {state.database}"
     return result
-
-
-def _supervise(
-    settings: Settings,
-    project: AlembicProject,
-    address: ServerAddress,
-    state: _RunState,
-    timer: _Timer,
-    keep_database: bool,
-    log: Callable[[str], None],
-) -> None:
-    worker = threading.Thread(
-        target=_work,
-        args=(settings, project, address, state, timer, keep_database, log),
-        name="drift-check-worker",
-        daemon=True,
-    )
-    deadline = time.monotonic() + settings.timeout
-    worker.start()
-    while not state.done.wait(0.05):
-        if state.signal_number is not None or time.monotonic() > deadline:
-            break
-    if state.done.is_set():
-        if state.error is not None:
-            raise state.error
-        return
-    try:
-        _emergency_cleanup(address, state)
-    except DriftCheckError as exc:
-        raise InfrastructureError(
-            f"could not drop temporary database {state.database} ({exc}); `drift-check sweep` will"
-        ) from exc
-    _check_interrupted(state)
-    raise InfrastructureError(f"timed out after {settings.timeout:g} s (DRIFT_TIMEOUT); cleaned up")
 
 
 def check_connection(settings: Settings) -> str:
@@ -325,7 +334,8 @@ def check_connection(settings: Settings) -> str:
     ) as conn:
         database.check_can_create(conn)
         version = conn.server_version
-    return f"connected to {address.label} (PostgreSQL {version // 10000}.{version % 10000}); role may create databases"
+    major, minor = divmod(version, 10000)
+    return f"connected to {address.label} (PostgreSQL {major}.{minor}); role may create databases"
 
 
 def run_sweep(

@@ -59,10 +59,7 @@ def find_binaries(environ: Mapping[str, str] | None = None) -> Binaries:
 
 def _world_reachable(path: Path) -> bool:
     """True if an unrelated account can traverse to and execute files in ``path``."""
-    for part in (path, *path.parents):
-        if not part.stat().st_mode & stat.S_IXOTH:
-            return False
-    return True
+    return all(part.stat().st_mode & stat.S_IXOTH for part in (path, *path.parents))
 
 
 def free_tcp_port() -> int:
@@ -97,15 +94,18 @@ class ThrowawayServer:
         self._account: pwd.struct_passwd | None = None
         self._bindir = binaries.bindir
 
+    def _started_dir(self) -> Path:
+        if self.workdir is None:
+            raise RuntimeError("the throwaway server is not started")
+        return self.workdir
+
     @property
     def socket_dir(self) -> Path:
-        assert self.workdir is not None, "server not started"
-        return self.workdir / "socket"
+        return self._started_dir() / "socket"
 
     @property
     def data_dir(self) -> Path:
-        assert self.workdir is not None, "server not started"
-        return self.workdir / "data"
+        return self._started_dir() / "data"
 
     @property
     def host(self) -> str:
@@ -113,13 +113,7 @@ class ThrowawayServer:
         return "127.0.0.1" if self.tcp else str(self.socket_dir)
 
     def _run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        kwargs: dict[str, object] = {}
-        if self._account is not None:
-            kwargs = {
-                "user": self._account.pw_uid,
-                "group": self._account.pw_gid,
-                "extra_groups": [],
-            }
+        account = self._account
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "TZ": "UTC"}
         return subprocess.run(  # noqa: S603 - fixed binaries from our own bindir, list arguments
             [str(self._bindir / args[0]), *args[1:]],
@@ -129,7 +123,9 @@ class ThrowawayServer:
             env=env,
             cwd=self.workdir,
             check=False,
-            **kwargs,  # type: ignore[arg-type]
+            user=account.pw_uid if account else None,
+            group=account.pw_gid if account else None,
+            extra_groups=[] if account else None,
         )
 
     def _give_to_account(self, path: Path) -> None:
@@ -146,14 +142,14 @@ class ThrowawayServer:
         return self
 
     def _start(self) -> None:
-        assert self.workdir is not None
+        workdir = self._started_dir()
         if os.geteuid() == 0:
             self._account = pwd.getpwnam(UNPRIVILEGED_ACCOUNT)
-            self._give_to_account(self.workdir)
+            self._give_to_account(workdir)
             if not _world_reachable(self.binaries.bindir):
                 # The unprivileged account cannot reach the binaries (e.g. under a 0700 /root):
                 # copy the installation into our own directory instead of loosening permissions.
-                copy = self.workdir / "pginstall"
+                copy = workdir / "pginstall"
                 shutil.copytree(self.binaries.bindir.parent, copy, symlinks=True)
                 self._bindir = copy / self.binaries.bindir.name
         self.socket_dir.mkdir(mode=0o700)
@@ -168,7 +164,7 @@ class ThrowawayServer:
             "--locale=C",
             "--no-sync",
         ]
-        password_file = self.workdir / "pwfile"
+        password_file = workdir / "pwfile"
         if self.password is not None:
             password_file.write_text(self.password + "\n", encoding="utf-8")
             password_file.chmod(0o600)
@@ -185,13 +181,12 @@ class ThrowawayServer:
         self._pg_ctl_start()
 
     def _pg_ctl_start(self) -> None:
-        assert self.workdir is not None
         listen = "127.0.0.1" if self.tcp else ""
         options = (
             f"-k {self.socket_dir} -p {self.port} -c listen_addresses='{listen}' "
             "-c fsync=off -c full_page_writes=off -c synchronous_commit=off"
         )
-        log = self.workdir / "server.log"
+        log = self._started_dir() / "server.log"
         result = self._run(
             "pg_ctl",
             "-D",

@@ -228,159 +228,175 @@ def _writable_target(path: Path, key: str, problems: list[str]) -> None:
         problems.append(f"{key}: directory {directory} is not writable")
 
 
-def load_settings(
-    flags: Mapping[str, str | None] | None = None,
-    environ: Mapping[str, str] | None = None,
-    cwd: Path | None = None,
-) -> Settings:
-    """Resolve and validate the settings for one run.
+class _Resolver:
+    """Resolves one group of keys at a time, collecting every problem instead of stopping."""
 
-    ``flags`` uses the same key names as the environment (the CLI translates its options).
-    The caller's environment is never modified.
-    """
-    flags = {k: v for k, v in (flags or {}).items() if v is not None}
-    environ = os.environ if environ is None else environ
-    problems: list[str] = []
+    def __init__(self, layers: _Layers, base_dir: Path) -> None:
+        self.layers = layers
+        self.base_dir = base_dir
+        self.problems: list[str] = []
 
-    project_dir_text = flags.get("DRIFT_PROJECT_DIR") or environ.get("DRIFT_PROJECT_DIR")
-    base_dir = (cwd or Path.cwd()).resolve()
-    project_dir = base_dir
-    if project_dir_text:
-        project_dir = (base_dir / project_dir_text).resolve()
-        if not project_dir.is_dir():
-            problems.append(f"DRIFT_PROJECT_DIR: {project_dir} is not a directory")
+    def port(self) -> int:
+        text = self.layers.get("POSTGRES_PORT", "PGPORT")
+        if text is None:
+            return 5432
+        if text.isdigit() and 1 <= int(text) <= 65535:
+            return int(text)
+        self.problems.append(f"POSTGRES_PORT: {text!r} is not a port number (1-65535)")
+        return 5432
 
-    env_file_text = flags.get("DRIFT_ENV_FILE") or environ.get("DRIFT_ENV_FILE")
-    env_file: Path | None = None
-    file_values: dict[str, str | None] = {}
-    if env_file_text:
-        env_file = base_dir / env_file_text
-        file_values = _read_env_file(env_file, problems)
-    elif (project_dir / DEFAULT_ENV_FILE).is_file():
-        env_file = project_dir / DEFAULT_ENV_FILE
-        file_values = _read_env_file(env_file, problems)
-
-    layers = _Layers([("flag", flags), ("environment", environ), ("env file", file_values)])
-
-    host = layers.get("POSTGRES_HOST", "PGHOST")
-    port = 5432
-    port_text = layers.get("POSTGRES_PORT", "PGPORT")
-    if port_text is not None:
-        if port_text.isdigit() and 1 <= int(port_text) <= 65535:
-            port = int(port_text)
-        else:
-            problems.append(f"POSTGRES_PORT: {port_text!r} is not a port number (1-65535)")
-    user = layers.get("POSTGRES_USER", "PGUSER")
-    if host is not None and user is None:
-        problems.append("POSTGRES_USER: not set (required when POSTGRES_HOST is set)")
-
-    password = None
-    password_layer = layers.first_layer_defining("POSTGRES_PASSWORD", "POSTGRES_PASSWORD_FILE")
-    if password_layer is not None:
-        layer_name, found = password_layer
+    def password(self) -> str | None:
+        """POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE (exclusive in a layer), else PGPASSWORD."""
+        found_in = self.layers.first_layer_defining("POSTGRES_PASSWORD", "POSTGRES_PASSWORD_FILE")
+        if found_in is None:
+            return self.layers.get("POSTGRES_PASSWORD", "PGPASSWORD")
+        layer_name, found = found_in
         if len(found) == 2:
-            problems.append(
-                f"POSTGRES_PASSWORD and POSTGRES_PASSWORD_FILE are exclusive (both set in {layer_name})"
+            self.problems.append(
+                "POSTGRES_PASSWORD and POSTGRES_PASSWORD_FILE are exclusive "
+                f"(both set in {layer_name})"
             )
-        elif "POSTGRES_PASSWORD_FILE" in found:
-            password = _read_password_file(
-                found["POSTGRES_PASSWORD_FILE"], "POSTGRES_PASSWORD_FILE", problems
+            return None
+        if "POSTGRES_PASSWORD_FILE" in found:
+            self.layers.sources["POSTGRES_PASSWORD"] = f"{layer_name}:POSTGRES_PASSWORD_FILE"
+            return _read_password_file(
+                found["POSTGRES_PASSWORD_FILE"], "POSTGRES_PASSWORD_FILE", self.problems
             )
-            layers.sources["POSTGRES_PASSWORD"] = f"{layer_name}:POSTGRES_PASSWORD_FILE"
-        else:
-            password = found["POSTGRES_PASSWORD"]
-            layers.sources["POSTGRES_PASSWORD"] = layer_name
-    else:
-        password = layers.get("POSTGRES_PASSWORD", "PGPASSWORD")
+        self.layers.sources["POSTGRES_PASSWORD"] = layer_name
+        return found["POSTGRES_PASSWORD"]
 
-    maintenance_db = layers.get("POSTGRES_DB", "PGDATABASE") or "postgres"
-    sslmode = layers.get("POSTGRES_SSLMODE", "PGSSLMODE")
-    if sslmode is not None and sslmode not in SSL_MODES:
-        problems.append(f"POSTGRES_SSLMODE: {sslmode!r} is not one of {', '.join(SSL_MODES)}")
+    def choice(self, key: str, allowed: tuple[str, ...], *fallbacks: str) -> str | None:
+        value = self.layers.get(key, *fallbacks)
+        if value is not None and value not in allowed:
+            self.problems.append(f"{key}: {value!r} is not one of {', '.join(allowed)}")
+        return value
 
-    alembic_config = project_dir / (layers.get("ALEMBIC_CONFIG") or "alembic.ini")
-    if project_dir.is_dir() and not alembic_config.is_file():
-        problems.append(f"ALEMBIC_CONFIG: {alembic_config} not found")
+    def matching(self, key: str, pattern: re.Pattern[str], what: str) -> str | None:
+        value = self.layers.get(key)
+        if value is not None and not pattern.match(value):
+            self.problems.append(f"{key}: {value!r} {what}")
+        return value
 
-    prefix = layers.get("DRIFT_DB_PREFIX") or "drift_check"
-    if not PREFIX_PATTERN.match(prefix):
-        problems.append(
-            f"DRIFT_DB_PREFIX: {prefix!r} must match {PREFIX_PATTERN.pattern} "
-            "(lowercase letter first, then lowercase letters, digits or _; at most 30)"
-        )
+    def set_env(self, url_env: str | None) -> tuple[tuple[str, str], ...]:
+        text = self.layers.get("DRIFT_SET_ENV")
+        entries: list[tuple[str, str]] = []
+        if text:
+            try:
+                entries = parse_set_env(text)
+            except ValueError as exc:
+                self.problems.append(f"DRIFT_SET_ENV: {str(exc)!r} is not NAME=TEMPLATE")
+        for name, template in entries:
+            problem = _template_problem(name, template)
+            if problem:
+                self.problems.append(problem)
+        return tuple(entries)
 
-    url_env = layers.get("DRIFT_URL_ENV")
-    if url_env is not None and not ENV_NAME_PATTERN.match(url_env):
-        problems.append(f"DRIFT_URL_ENV: {url_env!r} is not a valid environment variable name")
-
-    set_env: list[tuple[str, str]] = []
-    set_env_text = layers.get("DRIFT_SET_ENV")
-    if set_env_text:
-        try:
-            set_env = parse_set_env(set_env_text)
-        except ValueError as exc:
-            problems.append(f"DRIFT_SET_ENV: {str(exc)!r} is not NAME=TEMPLATE")
-    for name, template in set_env:
-        problem = _template_problem(name, template)
-        if problem:
-            problems.append(problem)
-
-    driver = layers.get("DRIFT_DRIVER")
-    if driver is not None and driver not in DRIVERS:
-        problems.append(f"DRIFT_DRIVER: {driver!r} is not one of {', '.join(DRIVERS)}")
-
-    def duration(key: str, default: float) -> float:
-        text = layers.get(key)
+    def duration(self, key: str, default: float) -> float:
+        text = self.layers.get(key)
         if text is None:
             return default
         try:
             return parse_duration(text)
         except ValueError:
-            problems.append(f"{key}: {text!r} is not a duration (e.g. 30, 90s, 15m, 6h, 1d)")
+            self.problems.append(f"{key}: {text!r} is not a duration (e.g. 30, 90s, 15m, 6h, 1d)")
             return default
 
-    connect_timeout = duration("DRIFT_CONNECT_TIMEOUT", 30.0)
-    timeout = duration("DRIFT_TIMEOUT", 900.0)
-    orphan_ttl = duration("DRIFT_ORPHAN_TTL", 6 * 3600.0)
-
-    output_format = layers.get("DRIFT_FORMAT") or "text"
-    if output_format not in FORMATS:
-        problems.append(f"DRIFT_FORMAT: {output_format!r} is not one of {', '.join(FORMATS)}")
-
-    def target(key: str) -> Path | None:
-        text = layers.get(key)
+    def target(self, key: str) -> Path | None:
+        """An output path whose directory must exist and be writable."""
+        text = self.layers.get(key)
         if text is None:
             return None
-        path = base_dir / text
-        _writable_target(path, key, problems)
+        path = self.base_dir / text
+        _writable_target(path, key, self.problems)
         return path
 
-    output = target("DRIFT_OUTPUT")
-    summary_file = target("DRIFT_SUMMARY_FILE")
-    termination_message_path = target("DRIFT_TERMINATION_MESSAGE_PATH")
 
-    if problems:
-        raise ConfigError("; ".join(problems))
-    return Settings(
+def _project_dir(
+    flags: Mapping[str, str], environ: Mapping[str, str], base_dir: Path, problems: list[str]
+) -> Path:
+    text = flags.get("DRIFT_PROJECT_DIR") or environ.get("DRIFT_PROJECT_DIR")
+    if not text:
+        return base_dir
+    project_dir = (base_dir / text).resolve()
+    if not project_dir.is_dir():
+        problems.append(f"DRIFT_PROJECT_DIR: {project_dir} is not a directory")
+    return project_dir
+
+
+def _env_file(
+    flags: Mapping[str, str],
+    environ: Mapping[str, str],
+    base_dir: Path,
+    project_dir: Path,
+    problems: list[str],
+) -> tuple[Path | None, dict[str, str | None]]:
+    """An explicitly named env file (must exist), else .env.k8s.development if present."""
+    named = flags.get("DRIFT_ENV_FILE") or environ.get("DRIFT_ENV_FILE")
+    path = base_dir / named if named else project_dir / DEFAULT_ENV_FILE
+    if not named and not path.is_file():
+        return None, {}
+    return path, _read_env_file(path, problems)
+
+
+def load_settings(
+    flags: Mapping[str, str | None] | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Resolve and validate the settings for one run; every problem is reported at once.
+
+    ``flags`` uses the same key names as the environment (the CLI translates its options).
+    The caller's environment is never modified.
+    """
+    given = {k: v for k, v in (flags or {}).items() if v is not None}
+    environ = os.environ if environ is None else environ
+    base_dir = (cwd or Path.cwd()).resolve()
+    early_problems: list[str] = []
+    project_dir = _project_dir(given, environ, base_dir, early_problems)
+    env_file, file_values = _env_file(given, environ, base_dir, project_dir, early_problems)
+    layers = _Layers([("flag", given), ("environment", environ), ("env file", file_values)])
+    resolve = _Resolver(layers, base_dir)
+    resolve.problems.extend(early_problems)
+
+    host = layers.get("POSTGRES_HOST", "PGHOST")
+    user = layers.get("POSTGRES_USER", "PGUSER")
+    if host is not None and user is None:
+        resolve.problems.append("POSTGRES_USER: not set (required when POSTGRES_HOST is set)")
+    alembic_config = project_dir / (layers.get("ALEMBIC_CONFIG") or "alembic.ini")
+    if project_dir.is_dir() and not alembic_config.is_file():
+        resolve.problems.append(f"ALEMBIC_CONFIG: {alembic_config} not found")
+    url_env = resolve.matching(
+        "DRIFT_URL_ENV", ENV_NAME_PATTERN, "is not a valid environment variable name"
+    )
+    settings = Settings(
         host=host,
-        port=port,
+        port=resolve.port(),
         user=user,
-        password=password,
-        maintenance_db=maintenance_db,
-        sslmode=sslmode,
+        password=resolve.password(),
+        maintenance_db=layers.get("POSTGRES_DB", "PGDATABASE") or "postgres",
+        sslmode=resolve.choice("POSTGRES_SSLMODE", SSL_MODES, "PGSSLMODE"),
         alembic_config=alembic_config,
         project_dir=project_dir,
-        prefix=prefix,
+        prefix=resolve.matching(
+            "DRIFT_DB_PREFIX",
+            PREFIX_PATTERN,
+            f"must match {PREFIX_PATTERN.pattern} (a lowercase letter, then lowercase letters, "
+            "digits or _; at most 30 characters)",
+        )
+        or "drift_check",
         url_env=url_env,
-        set_env=tuple(set_env),
-        driver=driver,
-        connect_timeout=connect_timeout,
-        timeout=timeout,
-        orphan_ttl=orphan_ttl,
-        output_format=output_format,
-        output=output,
-        summary_file=summary_file,
-        termination_message_path=termination_message_path,
+        set_env=resolve.set_env(url_env),
+        driver=resolve.choice("DRIFT_DRIVER", DRIVERS),
+        connect_timeout=resolve.duration("DRIFT_CONNECT_TIMEOUT", 30.0),
+        timeout=resolve.duration("DRIFT_TIMEOUT", 900.0),
+        orphan_ttl=resolve.duration("DRIFT_ORPHAN_TTL", 6 * 3600.0),
+        output_format=resolve.choice("DRIFT_FORMAT", FORMATS) or "text",
+        output=resolve.target("DRIFT_OUTPUT"),
+        summary_file=resolve.target("DRIFT_SUMMARY_FILE"),
+        termination_message_path=resolve.target("DRIFT_TERMINATION_MESSAGE_PATH"),
         env_file=env_file,
         sources=dict(layers.sources),
     )
+    if resolve.problems:
+        raise ConfigError("; ".join(resolve.problems))
+    return settings
