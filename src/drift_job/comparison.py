@@ -9,6 +9,7 @@ is ever written into ``versions/``. The project's env.py ``context.configure(...
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -204,6 +205,12 @@ def _autogenerate(project: AlembicProject, target: Target) -> list[ops.UpgradeOp
     ]
 
 
+def _tidy(code: str) -> str:
+    """Autogenerate renders a function body whose first line is not indented: even it out."""
+    first, _, rest = code.strip("\n").partition("\n")
+    return "\n".join([first.strip(), textwrap.dedent(rest)]).strip()
+
+
 def compare(project: AlembicProject, target: Target, guard: SafetyGuard) -> Comparison:
     """Autogenerate against the migrated temporary database and describe every difference."""
     try:
@@ -218,7 +225,7 @@ def compare(project: AlembicProject, target: Target, guard: SafetyGuard) -> Comp
         for diff in _flatten(upgrade_ops.as_diffs())
     ]
     rendered = "\n".join(
-        render_python_code(upgrade_ops).strip()
+        _tidy(render_python_code(upgrade_ops))
         for upgrade_ops in upgrade_ops_list
         if not upgrade_ops.is_empty()
     )

@@ -1,0 +1,154 @@
+"""Bad projects and command lines: each gives its exit code, one line naming the culprit,
+no traceback, and (before the database stage) no database at all."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import PostgresServer, drift_check
+from projects import MODELS, VERSIONS, add_migration, patch
+
+MIGRATIONS = Path("examples/bookshop/migrations")
+
+
+def _rewrite(relative: Path | str, text: str) -> Callable[[Path], None]:
+    return lambda project: (project / relative).write_text(text)
+
+
+def _remove(relative: Path | str) -> Callable[[Path], None]:
+    return lambda project: (project / relative).unlink()
+
+
+CASES: dict[str, tuple[Callable[[Path], None], int, str, bool]] = {
+    # name: (change, exit code, text the one-line message must contain, creates a database)
+    "alembic.ini without script_location": (
+        _rewrite("alembic.ini", "[alembic]\nprepend_sys_path = examples\n"),
+        2,
+        "script_location",
+        False,
+    ),
+    "script_location pointing nowhere": (
+        _rewrite("alembic.ini", "[alembic]\nscript_location = nowhere\n"),
+        2,
+        "nowhere",
+        False,
+    ),
+    "alembic.ini that is not an ini file": (
+        _rewrite("alembic.ini", "this is not [an ini\n"),
+        2,
+        "alembic.ini",
+        False,
+    ),
+    "env.py missing": (_remove(MIGRATIONS / "env.py"), 2, "env.py", False),
+    "migration with a syntax error": (
+        lambda p: add_migration(p, "0007", "0006", "def broken(:"),
+        4,
+        "0007_test_change.py",
+        False,
+    ),
+    "duplicate revision id": (lambda p: add_migration(p, "0006", "0005", "pass"), 2, "0006", False),
+    "down_revision pointing nowhere": (
+        lambda p: add_migration(p, "0007", "9999", "pass"),
+        2,
+        "9999",
+        False,
+    ),
+    "revision cycle": (
+        lambda p: patch(
+            p,
+            VERSIONS / "0001_authors_and_books.py",
+            "down_revision: str | Sequence[str] | None = None",
+            'down_revision = "0006"',
+        ),
+        2,
+        "migration graph",
+        False,
+    ),
+    "migration importing a missing package": (
+        lambda p: add_migration(p, "0007", "0006", "pass").write_text(
+            "import no_such_package\n" + (p / VERSIONS / "0007_test_change.py").read_text()
+        ),
+        4,
+        "0007_test_change.py",
+        False,
+    ),
+    "env.py with a syntax error": (
+        _rewrite(MIGRATIONS / "env.py", "def broken(:\n"),
+        2,
+        "env.py",
+        True,
+    ),
+    "env.py raising on import": (
+        _rewrite(MIGRATIONS / "env.py", "raise RuntimeError('configuration exploded')\n"),
+        2,
+        "configuration exploded",
+        True,
+    ),
+    "models that fail to import": (
+        lambda p: (p / MODELS).write_text("import no_such_module_for_models\n"),
+        2,
+        "no_such_module_for_models",
+        True,
+    ),
+    "target_metadata None": (
+        lambda p: patch(
+            p,
+            MIGRATIONS / "env.py",
+            "target_metadata = SQLModel.metadata",
+            "target_metadata = None",
+        ),
+        2,
+        "MetaData",
+        True,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_project(pg_server: PostgresServer, project: Path, case: str) -> None:
+    change, code, expected, creates_database = CASES[case]
+    change(project)
+    run = drift_check("check", env=pg_server.env(), cwd=project)
+    assert run.code == code, run.output
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith("drift-check: ")
+    assert expected in lines[0], lines[0]
+    assert "Traceback" not in run.output
+    assert ("  database " in run.stdout) == creates_database
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["check", "--no-such-flag"], "--no-such-flag"),
+        (["check", "--format", "xml"], "DRIFT_FORMAT"),
+        (["check", "--output", "/nonexistent-dir/x.json"], "DRIFT_OUTPUT"),
+        (["check", "--prefix", "Bad;Prefix"], "DRIFT_DB_PREFIX"),
+        (["check", "--env-file", "missing.env"], "missing.env"),
+        (["check", "-c", "missing.ini"], "ALEMBIC_CONFIG"),
+        (["frobnicate"], "frobnicate"),
+        (["sweep", "--older-than", "soon"], "--older-than"),
+    ],
+)
+def test_bad_command_line(
+    pg_server: PostgresServer, project: Path, args: list[str], expected: str
+) -> None:
+    run = drift_check(*args, env=pg_server.env(), cwd=project)
+    assert run.code == 2, run.output
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    assert expected in lines[0]
+    assert "Traceback" not in run.output
+
+
+def test_debug_shows_the_traceback_without_the_password(
+    pg_server: PostgresServer, project: Path
+) -> None:
+    (project / MODELS).write_text("raise RuntimeError('models exploded')\n")
+    run = drift_check("check", "--debug", env=pg_server.env(), cwd=project)
+    assert run.code == 2
+    assert "Traceback" in run.stderr
+    assert pg_server.password not in run.output
