@@ -13,7 +13,7 @@ from logging.config import fileConfig
 from alembic import context
 from bookshop import models  # noqa: F401  (registers every table on SQLModel.metadata)
 from sqlalchemy import engine_from_config, pool
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
 config = context.config
@@ -73,8 +73,12 @@ def run_migrations_online() -> None:
     """Run migrations in 'online' mode, on a shared connection or a fresh engine."""
     connectable = config.attributes.get("connection")
 
-    if connectable is not None:
+    if isinstance(connectable, Connection):
         do_run_migrations(connectable)
+        return
+    if isinstance(connectable, Engine):  # test harnesses such as pytest-alembic pass an engine
+        with connectable.connect() as connection:
+            do_run_migrations(connection)
         return
 
     section = config.get_section(config.config_ini_section, {})
