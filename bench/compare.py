@@ -17,6 +17,7 @@ Machines are noisy: compare medians, and rerun before drawing conclusions.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import statistics
@@ -27,6 +28,8 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+
+from sqlalchemy.engine import URL
 
 from drift_job.runner import run_check
 from drift_job.server import ThrowawayServer, find_binaries
@@ -58,7 +61,9 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> None:
     completed = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise SystemExit(
-            f"{' '.join(args[:2])} failed ({completed.returncode}):\n{completed.stdout}{completed.stderr}"
+            f"{' '.join(args[:2])} failed ({completed.returncode}):\n"
+            + completed.stdout
+            + completed.stderr
         )
 
 
@@ -68,8 +73,6 @@ class Bench:
         self.pg_bindir = pg_bindir
 
     def _url(self, database: str) -> str:
-        from sqlalchemy.engine import URL
-
         return URL.create(
             "postgresql+psycopg2",
             username=self.env["POSTGRES_USER"],
@@ -181,13 +184,12 @@ def main() -> None:
     for label, samples in results:
         median = statistics.median(samples)
         print(
-            f"{label:<46}{median:8.2f}{min(samples):8.2f}{max(samples):8.2f}{median / reference:7.2f}x"
+            f"{label:<46}{median:8.2f}{min(samples):8.2f}{max(samples):8.2f}"
+            f"{median / reference:7.2f}x"
         )
 
 
 def _has(module: str) -> bool:
-    import importlib.util
-
     return importlib.util.find_spec(module) is not None
 
 
