@@ -181,16 +181,16 @@ def check_can_create(conn: PgConnection) -> None:
 
 
 def create_database(
-    conn: PgConnection, prefix: str, run_id: str, announce: Callable[[str], None]
+    conn: PgConnection, name: str, prefix: str, run_id: str, announce: Callable[[str], None]
 ) -> str:
-    """Create and mark a new temporary database; retry on the (unlikely) duplicate name.
+    """Create and mark the temporary database ``name``; on the (practically impossible)
+    duplicate name, retry with fresh names and return the one created.
 
-    ``announce`` is told the name *before* CREATE is sent, so a concurrent cleanup always knows
-    what may exist.
+    ``announce`` is told each name *before* CREATE is sent, so a concurrent cleanup always
+    knows what may exist.
     """
     for _attempt in range(CREATE_ATTEMPTS):
         created = datetime.now(UTC)
-        name = new_database_name(prefix, created)
         announce(name)
         try:
             with conn.cursor() as cur:
@@ -201,6 +201,7 @@ def create_database(
                     )
                 )
         except psycopg2.errors.DuplicateDatabase:
+            name = new_database_name(prefix)
             continue
         except psycopg2.errors.InsufficientPrivilege as exc:
             raise ConfigError(

@@ -9,6 +9,7 @@ guard refuses every SQLAlchemy connection to any other database before a stateme
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -105,9 +106,8 @@ class Target:
         }
 
 
-@contextmanager
-def run_environment(settings: Settings, target: Target) -> Iterator[dict[str, str]]:
-    """Set the environment variables env.py may read, for the run only; restore them after."""
+def environment_for(settings: Settings, target: Target) -> dict[str, str]:
+    """The variables env.py may read its database from, pointing at the temporary database."""
     values = target.template_values()
     assignments: dict[str, str] = {"POSTGRES_DB": target.database}
     if not target.address.is_socket:
@@ -123,16 +123,37 @@ def run_environment(settings: Settings, target: Target) -> Iterator[dict[str, st
         assignments[settings.url_env] = values["url"]
     for name, template in settings.set_env:
         assignments[name] = template.format(**values)
-    saved = {name: os.environ.get(name) for name in assignments}
-    os.environ.update(assignments)
-    try:
-        yield assignments
-    finally:
-        for name, previous in saved.items():
-            if previous is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = previous
+    return assignments
+
+
+def _writable(path: str | None) -> bool:
+    return bool(path) and os.path.isdir(str(path)) and os.access(str(path), os.W_OK)
+
+
+@contextmanager
+def run_environment(settings: Settings, target: Target) -> Iterator[dict[str, str]]:
+    """Set the environment the project's code runs in, for the run only; restore it after.
+
+    Besides the database variables, HOME and TMPDIR point at a private writable directory
+    when theirs are not writable (a read-only container or project checkout), because
+    projects' models and env.py write caches and logs there.
+    """
+    assignments = environment_for(settings, target)
+    with tempfile.TemporaryDirectory(prefix="drift-check-home-") as scratch:
+        if not _writable(os.environ.get("HOME")):
+            assignments["HOME"] = scratch
+        if not _writable(os.environ.get("TMPDIR", tempfile.gettempdir())):
+            assignments["TMPDIR"] = scratch
+        saved = {name: os.environ.get(name) for name in assignments}
+        os.environ.update(assignments)
+        try:
+            yield assignments
+        finally:
+            for name, previous in saved.items():
+                if previous is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = previous
 
 
 def _database_in(params: Mapping[str, Any]) -> str | None:

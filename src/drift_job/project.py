@@ -105,8 +105,12 @@ def _origin_in(exc: BaseException, directories: list[Path]) -> Path | None:
     return origin
 
 
-def load_project(settings: Settings) -> AlembicProject:
-    """Read alembic.ini, find env.py and load the migration graph; exactly one head allowed."""
+def open_project(settings: Settings) -> AlembicProject:
+    """Read alembic.ini and find env.py, importing none of the project's code yet.
+
+    The project's modules may read their database settings at import time, so they must
+    first be imported after :func:`drift_job.migrations.run_environment` has set them.
+    """
     ini_path = settings.alembic_config
     if not ini_path.is_file():
         raise ConfigError(f"ALEMBIC_CONFIG: {ini_path} not found")
@@ -122,14 +126,20 @@ def load_project(settings: Settings) -> AlembicProject:
     env_py = Path(script.dir) / "env.py"
     if not env_py.is_file():
         raise ConfigError(f"{ini_path.name}: script_location {script.dir} has no env.py")
-    heads = _load_revisions(script, ini_path)
+    return AlembicProject(config, script, None, ini_path)
+
+
+def load_revisions(project: AlembicProject) -> None:
+    """Import the revision files and set ``project.head``; exactly one head is allowed."""
+    script = project.script
+    heads = _load_revisions(script, project.ini_path)
     if len(heads) > 1:
         listed = ", ".join(f"{h} ({_script_file(script.get_revision(h))})" for h in heads)
         raise ConfigError(
             f"migration graph: multiple heads: {listed}; merge them with: "
             f"alembic merge -m 'merge heads' {' '.join(heads)}"
         )
-    return AlembicProject(config, script, heads[0] if heads else None, ini_path)
+    project.head = heads[0] if heads else None
 
 
 def origin_in_migrations(exc: BaseException, project: AlembicProject) -> Path | None:

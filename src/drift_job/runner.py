@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 
@@ -34,10 +34,11 @@ from drift_job.migrations import (
     SafetyGuard,
     Target,
     choose_driver,
+    environment_for,
     run_environment,
     upgrade_to_head,
 )
-from drift_job.project import AlembicProject, load_project
+from drift_job.project import AlembicProject, load_revisions, open_project
 from drift_job.report import CheckResult
 from drift_job.server import ThrowawayServer, find_binaries
 from drift_job.settings import Settings
@@ -181,20 +182,25 @@ class _Job:
 
     settings: Settings
     project: AlembicProject
-    address: ServerAddress
+    target: Target
     state: _RunState
     timer: _Timer
     keep_database: bool
     log: Callable[[str], None]
 
+    @property
+    def address(self) -> ServerAddress:
+        return self.target.address
+
     def work(self) -> None:
         """Create, migrate, compare, drop: everything that touches the server and the project."""
         try:
-            name = self._create()
+            self._create()
             try:
-                self._migrate_and_compare(name)
+                self._migrate_and_compare()
             finally:
                 if not self.keep_database and not self.state.abandoned:
+                    name = self.target.database
                     with self.timer.stage("cleanup") as note:
                         wait = min(CLEANUP_WAIT, self.settings.connect_timeout)
                         _drop(self.address, name, wait)
@@ -204,7 +210,7 @@ class _Job:
         finally:
             self.state.done.set()
 
-    def _create(self) -> str:
+    def _create(self) -> None:
         settings, state = self.settings, self.state
         with self.timer.stage("database") as note:
             with database.admin_connection(
@@ -218,22 +224,25 @@ class _Job:
                 )
                 name = database.create_database(
                     conn,
+                    self.target.database,
                     settings.prefix,
                     state.run_id,
                     announce=lambda n: setattr(state, "database", n),
                 )
+            if name != self.target.database:  # the first name was taken: point env.py anew
+                self.target = replace(self.target, database=name)
+                os.environ.update(environment_for(settings, self.target))
             note.append(f"created {name} on {self.address.label}")
-        return name
 
-    def _migrate_and_compare(self, name: str) -> None:
-        driver = choose_driver(self.settings, self.project, os.environ)
-        target = Target(self.address, name, driver)
-        with run_environment(self.settings, target), SafetyGuard(name) as guard:
+    def _migrate_and_compare(self) -> None:
+        target, project = self.target, self.project
+        with SafetyGuard(target.database) as guard:
             with self.timer.stage("migrate") as note:
-                upgrade_to_head(self.project, target, guard)
-                note.append(f"upgraded to {self.project.head or 'base (no migrations)'} ({driver})")
+                upgrade_to_head(project, target, guard)
+                head = project.head or "base (no migrations)"
+                note.append(f"upgraded to {head} ({target.driver})")
             with self.timer.stage("compare") as note:
-                self.state.comparison = compare(self.project, target, guard)
+                self.state.comparison = compare(project, target, guard)
                 note.append(f"{len(self.state.comparison.differences)} difference(s)")
 
     def supervise(self) -> Comparison:
@@ -297,13 +306,22 @@ def run_check(
             stack.enter_context(_signals_to(state))
             stack.enter_context(_inside(settings.project_dir))
             with timer.stage("settings") as note:
-                project = load_project(settings)
-                note.append(f"{project.ini_path.name}, head {project.head or '(no migrations)'}")
-            result.alembic_head = project.head
+                project = open_project(settings)
+                note.append(f"{project.ini_path}")
             address = stack.enter_context(server_for(settings, timer))
             result.server = address.label
             _check_interrupted(state)
-            job = _Job(settings, project, address, state, timer, keep_database, log)
+            driver = choose_driver(settings, project, os.environ)
+            name = database.new_database_name(settings.prefix)
+            target = Target(address, name, driver)
+            # From here on the project's code may be imported: its environment must be ready.
+            stack.enter_context(run_environment(settings, target))
+            with timer.stage("revisions") as note:
+                load_revisions(project)
+                result.alembic_head = project.head
+                note.append(f"head {project.head or '(no migrations)'}")
+            _check_interrupted(state)
+            job = _Job(settings, project, target, state, timer, keep_database, log)
             comparison = job.supervise()
     except DriftCheckError as error:
         result.temporary_database = state.database
