@@ -211,16 +211,24 @@ class SafetyGuard:
     def explain(self, environ: Mapping[str, str]) -> str:
         """The violation as a one-line error that suggests the setting that fixes it."""
         other = self.violation or "?"
-        culprits = sorted(
+        url_vars = sorted(
             name
             for name, value in environ.items()
             if "://" in value and driver_of(value) and make_url(value).database == other
         )
-        if culprits:
-            name = culprits[0]
+        name_vars = sorted(name for name, value in environ.items() if value == other)
+        if url_vars:
+            name = url_vars[0]
             advice = (
                 f"environment variable {name} points there; set DRIFT_URL_ENV={name} "
                 f"(or DRIFT_SET_ENV='{name}={{url}}') so it points at the temporary database"
+            )
+        elif name_vars:
+            name = name_vars[0]
+            advice = (
+                f"environment variable {name} names that database; set "
+                f"DRIFT_SET_ENV='{name}={{database}}' (plus host/port/user/password variables "
+                "the same way if env.py reads them) so it names the temporary database"
             )
         else:
             advice = (
