@@ -386,3 +386,24 @@ def test_sigterm_during_a_long_migration_cleans_up_fast(
 def test_reference_app_at_repo_root_is_clean(pg_server: PostgresServer) -> None:
     run = drift_check("check", env=pg_server.env(), cwd=REPO_ROOT)
     assert run.code == 0, run.output
+
+
+def test_markdown_and_junit_reports(
+    pg_server: PostgresServer, project: Path, tmp_path: Path
+) -> None:
+    from xml.etree import ElementTree
+
+    DRIFTS["column added"][0](project)
+    markdown = drift_check("check", "--format", "markdown", env=pg_server.env(), cwd=project)
+    assert markdown.code == 1, markdown.output
+    assert "| `add_column` | `authors` | `nickname` |" in markdown.stdout
+    junit_file = tmp_path / "drift.xml"
+    junit = drift_check(
+        "check", "--format", "junit", "--output", str(junit_file), env=pg_server.env(), cwd=project
+    )
+    assert junit.code == 1, junit.output
+    suite = ElementTree.fromstring(junit_file.read_text())
+    assert suite.get("failures") == "1"
+    failure = suite.find("testcase/failure")
+    assert failure is not None
+    assert "authors.nickname" in (failure.text or "")

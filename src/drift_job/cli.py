@@ -18,6 +18,8 @@ from drift_job.report import (
     RedactingStream,
     Redactor,
     render_json,
+    render_junit,
+    render_markdown,
     render_text,
     summary_line,
     termination_paths,
@@ -118,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(check)
-    check.add_argument("--format", help="text (default) or json (DRIFT_FORMAT)")
+    check.add_argument("--format", help="text (default), json, markdown or junit (DRIFT_FORMAT)")
     check.add_argument("--output", metavar="FILE", help="write the report to FILE (DRIFT_OUTPUT)")
     check.add_argument(
         "--summary-file",
@@ -181,11 +183,15 @@ def _print_stage(stream: IO[str]) -> Callable[[str, float, str], None]:
     return progress
 
 
+RENDERERS = {"json": render_json, "markdown": render_markdown, "junit": render_junit}
+
+
 def _emit(settings: Settings, result: CheckResult, redact: Redactor) -> None:
     """The report to stdout (or --output), errors as one line on stderr, and the summaries."""
     result.message = redact(result.message)
-    if settings.output_format == "json":
-        report = render_json(result)
+    renderer = RENDERERS.get(settings.output_format)
+    if renderer is not None:
+        report = renderer(result)
     else:
         color = settings.output is None and use_color(sys.stdout)
         report = render_text(result, color=color) if result.status != "error" else ""
@@ -203,7 +209,7 @@ def _emit(settings: Settings, result: CheckResult, redact: Redactor) -> None:
 
 
 def _check(args: argparse.Namespace, settings: Settings, redact: Redactor) -> int:
-    progress_stream = sys.stderr if settings.output_format == "json" else sys.stdout
+    progress_stream = sys.stdout if settings.output_format == "text" else sys.stderr
     print(f"drift-check {__version__}", file=progress_stream, flush=True)
     result = run_check(
         settings,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote, quote_plus
+from xml.etree import ElementTree
 
 from drift_job import __version__
 from drift_job.comparison import Difference
@@ -135,6 +136,56 @@ def render_text(result: CheckResult, *, color: bool = False) -> str:
 
 def render_json(result: CheckResult) -> str:
     return json.dumps(result.as_dict(), indent=2) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown(result: CheckResult) -> str:
+    """For pull-request comments and CI job summaries."""
+    lines = ["### drift-check", ""]
+    if result.status == "clean":
+        head = result.alembic_head
+        lines.append(f"No drift: the models match the migrations (head `{head}`).")
+    elif result.status == "drift":
+        count = len(result.differences)
+        lines.append(f"**Schema drift**: {count} difference(s) between the models and migrations.")
+        lines += ["", "| kind | table | column | detail |", "|---|---|---|---|"]
+        lines += [
+            f"| `{d.kind}` | `{d.table or ''}` | `{d.column or ''}` | {_cell(d.detail)} |"
+            for d in result.differences
+        ]
+        lines += ["", "Alembic operations that would fix it:", "", "```python"]
+        lines += [result.suggested_migration, "```", "", "To fix it:", ""]
+        lines += [f"{number}. {step}" for number, step in enumerate(FIX_STEPS, start=1)]
+    else:
+        lines.append(f"**Error** (exit {result.exit_code}): {result.message}")
+    return "\n".join(lines) + "\n"
+
+
+def render_junit(result: CheckResult) -> str:
+    """One test case, for CI systems that read JUnit XML."""
+    suite = ElementTree.Element(
+        "testsuite",
+        name="drift-check",
+        tests="1",
+        failures="1" if result.status == "drift" else "0",
+        errors="1" if result.status == "error" else "0",
+        time=f"{sum(result.timings.values()):.3f}",
+    )
+    case = ElementTree.SubElement(
+        suite, "testcase", classname="drift-check", name="models match migrations"
+    )
+    if result.status == "drift":
+        failure = ElementTree.SubElement(case, "failure", message=result.message, type="drift")
+        details = [d.detail for d in result.differences]
+        failure.text = "\n".join([*details, "", result.suggested_migration])
+    elif result.status == "error":
+        ElementTree.SubElement(
+            case, "error", message=result.message, type=f"exit {result.exit_code}"
+        )
+    return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
 
 def summary_line(result: CheckResult) -> str:
