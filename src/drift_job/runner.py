@@ -195,12 +195,13 @@ class _Job:
     def work(self) -> None:
         """Create, migrate, compare, drop: everything that touches the server and the project."""
         try:
-            self._create()
             try:
+                self._create()
                 self._migrate_and_compare()
             finally:
-                if not self.keep_database and not self.state.abandoned:
-                    name = self.target.database
+                # Also after a failure between CREATE and COMMENT: whatever was announced goes.
+                name = self.state.database
+                if name and not self.keep_database and not self.state.abandoned:
                     with self.timer.stage("cleanup") as note:
                         wait = min(CLEANUP_WAIT, self.settings.connect_timeout)
                         _drop(self.address, name, wait)
