@@ -37,7 +37,7 @@ class PostgresServer:
     version: int
     server: ThrowawayServer
     superuser: str = "postgres"
-    password: str = PASSWORD
+    password: str = field(default=PASSWORD, repr=False)
     host: str = "127.0.0.1"
     port: int = field(init=False)
 

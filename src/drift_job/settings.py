@@ -221,7 +221,12 @@ def _read_password_file(path_text: str, key: str, problems: list[str]) -> str | 
 
 
 def _writable_target(path: Path, key: str, problems: list[str]) -> None:
-    directory = path.parent if path.parent != Path() else Path.cwd()
+    """An existing writable file (e.g. /dev/termination-log), or a new one in a writable dir."""
+    if path.is_file():
+        if not os.access(path, os.W_OK):
+            problems.append(f"{key}: {path} is not writable")
+        return
+    directory = path.parent
     if not directory.is_dir():
         problems.append(f"{key}: directory {directory} does not exist")
     elif not os.access(directory, os.W_OK):
