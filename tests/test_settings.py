@@ -73,6 +73,20 @@ def test_password_file_strips_one_trailing_newline(project_dir: Path) -> None:
     assert settings.describe()["POSTGRES_PASSWORD"].startswith("***")
 
 
+def test_user_file_like_the_password_file(project_dir: Path) -> None:
+    (project_dir / "user").write_text("checker\n")
+    settings = load_settings(
+        {}, {"POSTGRES_HOST": "h", "POSTGRES_USER_FILE": str(project_dir / "user")}, cwd=project_dir
+    )
+    assert settings.user == "checker"
+    with pytest.raises(ConfigError, match="POSTGRES_USER and POSTGRES_USER_FILE are exclusive"):
+        load_settings(
+            {},
+            {"POSTGRES_HOST": "h", "POSTGRES_USER": "a", "POSTGRES_USER_FILE": "/x"},
+            cwd=project_dir,
+        )
+
+
 def test_password_in_the_environment_overrides_a_password_file_in_the_env_file(
     project_dir: Path,
 ) -> None:

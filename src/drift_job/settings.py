@@ -32,6 +32,7 @@ KNOWN_KEYS = (
     "POSTGRES_HOST",
     "POSTGRES_PORT",
     "POSTGRES_USER",
+    "POSTGRES_USER_FILE",
     "POSTGRES_PASSWORD",
     "POSTGRES_PASSWORD_FILE",
     "POSTGRES_DB",
@@ -203,7 +204,7 @@ def _read_env_file(path: Path, problems: list[str]) -> dict[str, str | None]:
     return dict(dotenv_values(path, interpolate=False))
 
 
-def _read_password_file(path_text: str, key: str, problems: list[str]) -> str | None:
+def _read_secret_file(path_text: str, key: str, problems: list[str]) -> str | None:
     path = Path(path_text)
     try:
         content = path.read_text(encoding="utf-8")
@@ -213,11 +214,11 @@ def _read_password_file(path_text: str, key: str, problems: list[str]) -> str | 
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(f"{key}: file {path} cannot be read ({exc.__class__.__name__})")
         return None
-    password = content.removesuffix("\n").removesuffix("\r")
-    if not password:
+    value = content.removesuffix("\n").removesuffix("\r")
+    if not value:
         problems.append(f"{key}: file {path} is empty")
         return None
-    return password
+    return value
 
 
 def _writable_target(path: Path, key: str, problems: list[str]) -> None:
@@ -250,25 +251,22 @@ class _Resolver:
         self.problems.append(f"POSTGRES_PORT: {text!r} is not a port number (1-65535)")
         return 5432
 
-    def password(self) -> str | None:
-        """POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE (exclusive in a layer), else PGPASSWORD."""
-        found_in = self.layers.first_layer_defining("POSTGRES_PASSWORD", "POSTGRES_PASSWORD_FILE")
+    def secret(self, key: str, fallback: str) -> str | None:
+        """``KEY`` or ``KEY_FILE`` (exclusive within a layer; a file loses one trailing
+        newline), else the libpq ``fallback`` variable. The docker-library convention."""
+        file_key = f"{key}_FILE"
+        found_in = self.layers.first_layer_defining(key, file_key)
         if found_in is None:
-            return self.layers.get("POSTGRES_PASSWORD", "PGPASSWORD")
+            return self.layers.get(key, fallback)
         layer_name, found = found_in
         if len(found) == 2:
-            self.problems.append(
-                "POSTGRES_PASSWORD and POSTGRES_PASSWORD_FILE are exclusive "
-                f"(both set in {layer_name})"
-            )
+            self.problems.append(f"{key} and {file_key} are exclusive (both set in {layer_name})")
             return None
-        if "POSTGRES_PASSWORD_FILE" in found:
-            self.layers.sources["POSTGRES_PASSWORD"] = f"{layer_name}:POSTGRES_PASSWORD_FILE"
-            return _read_password_file(
-                found["POSTGRES_PASSWORD_FILE"], "POSTGRES_PASSWORD_FILE", self.problems
-            )
-        self.layers.sources["POSTGRES_PASSWORD"] = layer_name
-        return found["POSTGRES_PASSWORD"]
+        if file_key in found:
+            self.layers.sources[key] = f"{layer_name}:{file_key}"
+            return _read_secret_file(found[file_key], file_key, self.problems)
+        self.layers.sources[key] = layer_name
+        return found[key]
 
     def choice(self, key: str, allowed: tuple[str, ...], *fallbacks: str) -> str | None:
         value = self.layers.get(key, *fallbacks)
@@ -364,7 +362,7 @@ def load_settings(
     resolve.problems.extend(early_problems)
 
     host = layers.get("POSTGRES_HOST", "PGHOST")
-    user = layers.get("POSTGRES_USER", "PGUSER")
+    user = resolve.secret("POSTGRES_USER", "PGUSER")
     if host is not None and user is None:
         resolve.problems.append("POSTGRES_USER: not set (required when POSTGRES_HOST is set)")
     alembic_config = project_dir / (layers.get("ALEMBIC_CONFIG") or "alembic.ini")
@@ -377,7 +375,7 @@ def load_settings(
         host=host,
         port=resolve.port(),
         user=user,
-        password=resolve.password(),
+        password=resolve.secret("POSTGRES_PASSWORD", "PGPASSWORD"),
         maintenance_db=layers.get("POSTGRES_DB", "PGDATABASE") or "postgres",
         sslmode=resolve.choice("POSTGRES_SSLMODE", SSL_MODES, "PGSSLMODE"),
         alembic_config=alembic_config,

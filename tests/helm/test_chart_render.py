@@ -140,7 +140,7 @@ def test_container_defaults(helm: Helm) -> None:
     assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
     assert container["resources"] == {
         "requests": {"cpu": "100m", "memory": "192Mi"},
-        "limits": {"memory": "512Mi"},
+        "limits": {"cpu": "1", "memory": "512Mi"},
     }
 
 
@@ -333,12 +333,25 @@ def test_existing_secret_with_custom_keys(helm: Helm) -> None:
     assert manifests.of_kind("Secret") == []
     assert manifests.volume("postgres-password")["secret"]["secretName"] == "app-db"
     assert manifests.volume("postgres-password")["secret"]["items"] == [
-        {"key": "postgres-password", "path": "postgres-password"}
+        {"key": "postgres-password", "path": "postgres-password"},
+        {"key": "username", "path": "username"},
     ]
     assert manifests.config["POSTGRES_PASSWORD_FILE"] == "/var/run/secrets/db/postgres-password"
     assert manifests.mounts()["postgres-password"]["mountPath"] == "/var/run/secrets/db/"
-    # the user name comes from the Secret and overrides nothing in the ConfigMap
+    # the user name comes from the Secret, as a file like the password, never as an env var
     assert "POSTGRES_USER" not in manifests.config
+    assert manifests.config["POSTGRES_USER_FILE"] == "/var/run/secrets/db/username"
+    assert "POSTGRES_USER" not in manifests.env()
+
+
+def test_existing_secret_with_user_key_as_env_vars(helm: Helm) -> None:
+    manifests = helm.render(
+        postgres={
+            "existingSecret": "app-db",
+            "usePasswordFile": False,
+            "secretKeys": {"userKey": "username"},
+        }
+    )
     assert manifests.env()["POSTGRES_USER"]["valueFrom"] == {
         "secretKeyRef": {"name": "app-db", "key": "username"}
     }
@@ -356,9 +369,7 @@ def test_chart_secret_with_user_key(helm: Helm) -> None:
         postgres={"password": "pw", "user": "app", "secretKeys": {"userKey": "username"}}
     )
     assert secret_value(manifests, "shop-drift-check", "username") == "app"
-    assert (
-        manifests.env()["POSTGRES_USER"]["valueFrom"]["secretKeyRef"]["name"] == "shop-drift-check"
-    )
+    assert manifests.config["POSTGRES_USER_FILE"].endswith("/username")
 
 
 def test_no_password_no_secret(helm: Helm) -> None:
@@ -615,7 +626,7 @@ def test_resources_override(helm: Helm) -> None:
     ).container
     assert container["resources"] == {
         "requests": {"cpu": "1", "memory": "192Mi"},
-        "limits": {"memory": "1Gi"},
+        "limits": {"cpu": "1", "memory": "1Gi"},
     }
 
 

@@ -226,9 +226,10 @@ containers:
       {{- with $v.extraEnvFrom }}
       {{- tpl (toYaml .) $root | nindent 6 }}
       {{- end }}
-    {{- if or $userSecret (and $passwordSecret (not $v.postgres.usePasswordFile)) $v.extraEnv }}
+    {{- $secretsAsEnv := and $passwordSecret (not $v.postgres.usePasswordFile) }}
+    {{- if or (and $userSecret $secretsAsEnv) $secretsAsEnv $v.extraEnv }}
     env:
-      {{- if $userSecret }}
+      {{- if and $userSecret $secretsAsEnv }}
       - name: POSTGRES_USER
         valueFrom:
           secretKeyRef:
@@ -287,6 +288,10 @@ volumes:
       items:
         - key: {{ $v.postgres.secretKeys.passwordKey }}
           path: {{ $v.postgres.secretKeys.passwordKey }}
+        {{- if $userSecret }}
+        - key: {{ $v.postgres.secretKeys.userKey }}
+          path: {{ $v.postgres.secretKeys.userKey }}
+        {{- end }}
   {{- end }}
   {{- if $v.envFile.enabled }}
   - name: env-file
