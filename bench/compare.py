@@ -26,7 +26,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy.engine import URL
@@ -85,7 +86,9 @@ class Bench:
     def drift_check(self) -> None:
         _run([str(BIN / "drift-check"), "check"], self.env, REPO_ROOT)
 
-    def alembic_cli(self) -> None:
+    @contextmanager
+    def _scratch_database(self) -> Iterator[dict[str, str]]:
+        """What a hand-written CI script does: createdb, run with DATABASE_URL, dropdb."""
         database = f"bench_{uuid.uuid4().hex[:8]}"
         libpq = {
             **self.env,
@@ -96,31 +99,19 @@ class Bench:
         }
         _run([str(self.pg_bindir / "createdb"), database], libpq, REPO_ROOT)
         try:
-            env = {**self.env, "DATABASE_URL": self._url(database)}
-            _run([str(BIN / "alembic"), "upgrade", "head"], env, REPO_ROOT)
-            _run([str(BIN / "alembic"), "check"], env, REPO_ROOT)
+            yield {**self.env, "DATABASE_URL": self._url(database)}
         finally:
             _run([str(self.pg_bindir / "dropdb"), database], libpq, REPO_ROOT)
 
+    def alembic_cli(self) -> None:
+        with self._scratch_database() as env:
+            _run([str(BIN / "alembic"), "upgrade", "head"], env, REPO_ROOT)
+            _run([str(BIN / "alembic"), "check"], env, REPO_ROOT)
+
     def pytest_alembic(self, workdir: Path) -> None:
-        database = f"bench_{uuid.uuid4().hex[:8]}"
-        libpq = {
-            **self.env,
-            "PGHOST": self.env["POSTGRES_HOST"],
-            "PGPORT": self.env["POSTGRES_PORT"],
-            "PGUSER": self.env["POSTGRES_USER"],
-            "PGPASSWORD": self.env.get("POSTGRES_PASSWORD", ""),
-        }
-        _run([str(self.pg_bindir / "createdb"), database], libpq, REPO_ROOT)
-        try:
-            env = {**self.env, "DATABASE_URL": self._url(database)}
-            _run(
-                [str(BIN / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(workdir)],
-                env,
-                REPO_ROOT,
-            )
-        finally:
-            _run([str(self.pg_bindir / "dropdb"), database], libpq, REPO_ROOT)
+        with self._scratch_database() as env:
+            pytest_args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", str(workdir)]
+            _run([str(BIN / "python"), *pytest_args], env, REPO_ROOT)
 
     def library_warm(self) -> None:
         result = run_check(load_settings({}, self.env, cwd=REPO_ROOT))
