@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, REPO_ROOT, PostgresServer, drift_check
 from projects import MODELS, add_migration, mini_project, patch, report
+from servers import PASSWORD, REPO_ROOT, PostgresServer, drift_check
 
 from drift_job.server import free_tcp_port
 

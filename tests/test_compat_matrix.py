@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, PostgresServer
 from projects import MODELS, add_migration, patch
+from servers import REPO_ROOT, PostgresServer
 
 uv = pytest.importorskip("uv", reason="uv is needed to build the compatibility environments")
 

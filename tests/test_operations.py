@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import PostgresServer, drift_check
 from projects import add_migration
+from servers import PostgresServer, drift_check
 
 from drift_job.runner import run_check
 from drift_job.settings import load_settings

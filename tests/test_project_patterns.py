@@ -7,8 +7,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import PostgresServer, drift_check
 from projects import mini_project, patch
+from servers import PostgresServer, drift_check
 
 DEV_URL = "postgresql+psycopg2://developer@localhost/devdb"
 

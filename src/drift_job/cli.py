@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import threading
@@ -250,7 +251,9 @@ def _summarise_failure(error: DriftCheckError, redact: Redactor) -> None:
     explicit = os.environ.get("DRIFT_TERMINATION_MESSAGE_PATH")
     result = CheckResult(status="error", exit_code=error.exit_code, message=str(error))
     for path in termination_paths(Path(explicit) if explicit else None):
-        write_file(path, redact(summary_line(result)) + "\n")
+        # Best effort, silently: the path may itself be the setting that was rejected.
+        with contextlib.suppress(OSError):
+            path.write_text(redact(summary_line(result)) + "\n", encoding="utf-8")
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -275,11 +278,15 @@ def run(argv: Sequence[str] | None = None) -> int:
         print(f"drift-check: {error}", file=sys.stderr)
         _summarise_failure(error, redact)
         return int(error.exit_code)
+    except KeyboardInterrupt:  # SIGINT after the check (its database is already dropped)
+        print("drift-check: interrupted by SIGINT", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED_SIGINT)
     except Exception as error:  # a bug or an environment we did not foresee: still one line
         if args.debug:
             traceback.print_exc()
+        first_line = (str(error).strip().splitlines() or [""])[0]
         print(
-            f"drift-check: unexpected {error.__class__.__name__}: {error} "
+            f"drift-check: unexpected {error.__class__.__name__}: {first_line} "
             "(run with --debug for details)",
             file=sys.stderr,
         )

@@ -125,9 +125,10 @@ def connect(
             )
         except psycopg2.OperationalError as exc:
             error = _classify_connect_error(exc, address)
-            if isinstance(error, ConfigError) or time.monotonic() + delay > deadline:
+            remaining = deadline - time.monotonic()
+            if isinstance(error, ConfigError) or remaining <= 0:
                 raise error from None
-            time.sleep(delay)
+            time.sleep(min(delay, remaining))
             delay = min(delay * 2, 2.0)
             continue
         conn.autocommit = True
@@ -278,16 +279,24 @@ def find_leftovers(conn: PgConnection, prefix: str, older_than: float) -> list[L
 def sweep(
     conn: PgConnection, prefix: str, older_than: float, *, dry_run: bool, log: Callable[[str], None]
 ) -> list[Leftover]:
-    """Drop leftovers of killed runs, logging each one."""
+    """Drop leftovers of killed runs, logging each one; returns those dropped (or, with
+    ``dry_run``, those that would be). Another role's leftovers are logged and left alone."""
     leftovers = find_leftovers(conn, prefix, older_than)
+    dropped = []
     for leftover in leftovers:
         hours = leftover.age_seconds / 3600
         if dry_run:
             log(f"would drop leftover database {leftover.name} (age {hours:.1f} h)")
-        else:
+            dropped.append(leftover)
+            continue
+        try:
             drop_database(conn, leftover.name)
-            log(f"dropped leftover database {leftover.name} (age {hours:.1f} h)")
-    return leftovers
+        except psycopg2.errors.InsufficientPrivilege:
+            log(f"cannot drop leftover database {leftover.name}: owned by another role")
+            continue
+        log(f"dropped leftover database {leftover.name} (age {hours:.1f} h)")
+        dropped.append(leftover)
+    return dropped
 
 
 @contextmanager

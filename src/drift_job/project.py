@@ -126,6 +126,10 @@ def open_project(settings: Settings) -> AlembicProject:
     env_py = Path(script.dir) / "env.py"
     if not env_py.is_file():
         raise ConfigError(f"{ini_path.name}: script_location {script.dir} has no env.py")
+    try:  # a syntax error is found without running anything (and before a database exists)
+        compile(env_py.read_bytes(), str(env_py), "exec")
+    except SyntaxError as exc:
+        raise ConfigError(f"{env_py}: syntax error on line {exc.lineno}: {exc.msg}") from exc
     return AlembicProject(config, script, None, ini_path)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote, quote_plus
 from xml.etree import ElementTree
+
+from sqlalchemy.engine import URL
 
 from drift_job import __version__
 from drift_job.comparison import Difference
@@ -61,8 +64,28 @@ class CheckResult:
         }
 
 
+#: Credentials inside any URL (``scheme://user:secret@host``), whoever wrote the URL.
+URL_CREDENTIALS = re.compile(r"(?P<keep>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+(?=@)", re.I)
+
+
+def _encodings(secret: str) -> set[str]:
+    """The forms a secret takes on its way into messages: raw, URL-quoted as SQLAlchemy and
+    urllib write it, %-doubled for configparser, and JSON-escaped."""
+    rendered = URL.create("postgresql", username="u", password=secret, host="h").render_as_string(
+        hide_password=False
+    )
+    forms = {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret),
+        rendered[rendered.index("u:") + 2 : rendered.rindex("@h")],
+        json.dumps(secret)[1:-1],
+    }
+    return {form for base in forms for form in (base, base.replace("%", "%%")) if form}
+
+
 class Redactor:
-    """Replaces every known secret (and its URL-encoded forms) with ``***``."""
+    """Replaces every known secret (in every encoding) and URL credentials with ``***``."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: list[str] = []
@@ -70,15 +93,12 @@ class Redactor:
             self.add(secret)
 
     def add(self, secret: str) -> None:
-        for form in (secret, quote(secret, safe=""), quote_plus(secret)):
-            if form and form not in self._secrets:
-                self._secrets.append(form)
-        self._secrets.sort(key=len, reverse=True)
+        self._secrets = sorted(set(self._secrets) | _encodings(secret), key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, "***")
-        return text
+        return URL_CREDENTIALS.sub(r"\g<keep>***", text)
 
 
 class RedactingStream:

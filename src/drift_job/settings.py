@@ -188,6 +188,7 @@ def _read_env_file(path: Path, problems: list[str]) -> dict[str, str | None]:
         problems.append(f"env file {path}: cannot be read ({exc.__class__.__name__})")
         return {}
     seen: set[str] = set()
+    problems_before = len(problems)
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
@@ -201,6 +202,8 @@ def _read_env_file(path: Path, problems: list[str]) -> dict[str, str | None]:
         if key in seen:
             problems.append(f"env file {path}, line {number}: {key} is set twice")
         seen.add(key)
+    if len(problems) > problems_before:  # python-dotenv would log its own complaint as well
+        return {}
     return dict(dotenv_values(path, interpolate=False))
 
 
