@@ -15,6 +15,8 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -168,7 +170,9 @@ def _while_comparing(server: Any, project: Path, sig: signal.Signals) -> tuple[R
     return result, name
 
 
-def _while_dropping(server: Any, project: Path, sig: signal.Signals) -> tuple[Result, str | None]:
+@contextmanager
+def _drop_blocked_by_a_lock(server: Any, project: Path) -> Iterator[tuple[Any, str | None]]:
+    """A check whose final DROP DATABASE waits for a lock we hold while the body runs."""
     install_stage_hook(project)
     marker = project / "compare-started"
     env = server.env(
@@ -188,12 +192,17 @@ def _while_dropping(server: Any, project: Path, sig: signal.Signals) -> tuple[Re
                 "DROP DATABASE waiting for the lock",
                 process,
             )
-            process.send(sig)
-            time.sleep(1)
-        result = process.finish(30)
+            yield process, name
+        process.finish(30)  # the lock is released: let the drop and the exit happen
     finally:
         process.kill()
-    return result, name
+
+
+def _while_dropping(server: Any, project: Path, sig: signal.Signals) -> tuple[Result, str | None]:
+    with _drop_blocked_by_a_lock(server, project) as (process, name):
+        process.send(sig)
+        time.sleep(1)
+    return process.finish(30), name
 
 
 def _while_reporting(server: Any, project: Path, sig: signal.Signals) -> tuple[Result, str | None]:
@@ -245,33 +254,13 @@ def test_signal_at_each_stage_drops_the_database(
 
 def test_a_second_signal_does_not_abort_the_cleanup(shared18: Any, project: Path) -> None:
     """Kubernetes' SIGTERM, then an impatient Ctrl-C while the drop waits for a lock."""
-    install_stage_hook(project)
-    marker = project / "compare-started"
-    env = shared18.env(
-        RELIABILITY_HOOK_STAGE="compare",
-        RELIABILITY_HOOK_MARKER=str(marker),
-        RELIABILITY_HOOK_SLEEP="1.5",
-    )
-    process = start("check", env=env, cwd=project)
-    try:
-        name = _created_name(process)
-        wait_until(marker.exists, 60, "the compare stage", process)
-        with database_locked(shared18, name):
-            STATS.fault("lock held during DROP DATABASE")
-            wait_until(
-                lambda: sessions_running(shared18, "DROP DATABASE") > 0,
-                30,
-                "DROP DATABASE waiting for the lock",
-                process,
-            )
-            process.send(signal.SIGTERM)
-            time.sleep(0.3)
-            process.popen.send_signal(signal.SIGINT)
-            STATS.fault("SIGINT")
-            time.sleep(1)
-        result = process.finish(30)
-    finally:
-        process.kill()
+    with _drop_blocked_by_a_lock(shared18, project) as (process, name):
+        process.send(signal.SIGTERM)
+        time.sleep(0.3)
+        process.popen.send_signal(signal.SIGINT)
+        STATS.fault("SIGINT")
+        time.sleep(1)
+    result = process.finish(30)
     assert not _exists(shared18, name)
     assert result.code in (130, 143), result.describe()
     assert result.elapsed < 5
