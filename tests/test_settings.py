@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from drift_job.errors import ConfigError
-from drift_job.settings import load_settings, parse_duration, parse_set_env
+from drift_job.settings import KNOWN_KEYS, load_settings, parse_duration, parse_set_env
 
 
 @pytest.fixture
@@ -175,3 +175,9 @@ def test_durations_and_set_env_parsing() -> None:
         ("POSTGRES_DB", "{database}"),
         ("X", "1"),
     ]
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    missing = [key for key in KNOWN_KEYS if f"| `{key}`" not in readme]
+    assert not missing, f"README's settings table lacks {missing}"

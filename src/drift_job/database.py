@@ -240,12 +240,6 @@ def terminate_run_sessions(conn: PgConnection, application_name: str) -> None:
         )
 
 
-def database_exists(conn: PgConnection, name: str) -> bool:
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-        return cur.fetchone() is not None
-
-
 @dataclass(frozen=True)
 class Leftover:
     """A database that a killed run left behind."""

@@ -27,7 +27,7 @@ TEMPLATE_FIELDS = frozenset({"url", "database", "host", "port", "user", "passwor
 DURATION_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 DURATION_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
-#: Every key the tool reads, for ``drift-check config`` and the README table.
+#: Every key the tool reads; the README's settings table lists each (a test checks it).
 KNOWN_KEYS = (
     "POSTGRES_HOST",
     "POSTGRES_PORT",
