@@ -43,6 +43,13 @@ def _created_name(process: Process) -> str:
     return line.split(" created ", 1)[1].split()[0]
 
 
+def _sleeping_in_a_migration(server: Any, process: Process) -> str:
+    """Wait until the check's SLEEP_60 migration runs on the server; returns its database."""
+    name = _created_name(process)
+    wait_until(lambda: sessions_running(server, "pg_sleep(60)"), 60, "migration", process)
+    return name
+
+
 def _one_line(result: Result) -> str:
     lines = result.stderr_lines
     assert len(lines) == 1, result.describe()
@@ -132,8 +139,7 @@ def test_server_restarted_mid_migration_exit_3_and_database_dropped(
     add_migration(project, "0007", "0006", SLEEP_60)
     process = start("check", env=fault_server.env(DRIFT_CONNECT_TIMEOUT="20"), cwd=project)
     try:
-        name = _created_name(process)
-        wait_until(lambda: sessions_running(fault_server, "pg_sleep(60)"), 60, "migration", process)
+        name = _sleeping_in_a_migration(fault_server, process)
         _kill(fault_server)
         time.sleep(1)
         _restart(fault_server)
@@ -153,8 +159,7 @@ def test_server_gone_past_the_cleanup_wait_names_the_database_for_the_sweep(
     add_migration(project, "0007", "0006", SLEEP_60)
     process = start("check", env=fault_server.env(DRIFT_CONNECT_TIMEOUT="2"), cwd=project)
     try:
-        name = _created_name(process)
-        wait_until(lambda: sessions_running(fault_server, "pg_sleep(60)"), 60, "migration", process)
+        name = _sleeping_in_a_migration(fault_server, process)
         _kill(fault_server)
         result = process.finish(60)
     finally:
