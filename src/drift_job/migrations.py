@@ -28,6 +28,7 @@ from drift_job.errors import (
     InfrastructureError,
     MigrationError,
     SafetyGuardError,
+    exception_chain,
 )
 from drift_job.project import AlembicProject, origin_in_migrations
 from drift_job.settings import Settings
@@ -242,18 +243,9 @@ class SafetyGuard:
         )
 
 
-def _chain(error: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
 def is_disconnect(error: BaseException) -> bool:
     """Whether the server went away (a transient infrastructure fault, exit 3)."""
-    for item in _chain(error):
+    for item in exception_chain(error):
         if isinstance(item, exc.DBAPIError) and item.connection_invalidated:
             return True
         text = str(item).lower()
@@ -275,10 +267,10 @@ def classify(
     """Map whatever env.py or a migration raised onto the exit-code contract."""
     if guard.violation is not None:
         return SafetyGuardError(guard.explain(os.environ))
-    for item in _chain(error):
+    for item in exception_chain(error):
         if isinstance(item, DriftCheckError):
             return item
-    if any(is_login_failure(str(item)) for item in _chain(error)):
+    if any(is_login_failure(str(item)) for item in exception_chain(error)):
         return ConfigError(f"env.py could not log in to the temporary database: {_one_line(error)}")
     if is_disconnect(error):
         return InfrastructureError(

@@ -15,7 +15,7 @@ from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 from alembic.util import CommandError
 
-from drift_job.errors import ConfigError, MigrationError
+from drift_job.errors import ConfigError, MigrationError, exception_chain
 from drift_job.settings import Settings
 
 
@@ -148,12 +148,5 @@ def load_revisions(project: AlembicProject) -> None:
 
 def origin_in_migrations(exc: BaseException, project: AlembicProject) -> Path | None:
     """The migration file an exception came from, if any (follows the exception chain)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        origin = _origin_in(current, project.version_dirs)
-        if origin is not None:
-            return origin
-        current = current.__cause__ or current.__context__
-    return None
+    origins = (_origin_in(item, project.version_dirs) for item in exception_chain(exc))
+    return next((origin for origin in origins if origin is not None), None)
