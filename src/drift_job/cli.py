@@ -11,13 +11,12 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, NoReturn
+from urllib.parse import quote
 
 from drift_job import __version__
 from drift_job.errors import DriftCheckError, ExitCode
 from drift_job.report import (
     CheckResult,
-    RedactingStream,
-    Redactor,
     render_json,
     render_junit,
     render_markdown,
@@ -27,8 +26,10 @@ from drift_job.report import (
     use_color,
     write_file,
 )
-from drift_job.runner import WORKER_THREAD, check_connection, run_check, run_sweep
+from drift_job.runner import check_connection, run_check, run_sweep
 from drift_job.settings import Settings, load_settings, parse_duration
+from drift_job.supervisor.control import BACKGROUND_THREAD
+from drift_job.supervisor.redaction import RedactingStream, Redactor
 
 EXIT_CODES_HELP = """exit codes:
   0  no drift: the models match what the migrations build
@@ -187,9 +188,15 @@ def _print_stage(stream: IO[str]) -> Callable[[str, float, str], None]:
 RENDERERS = {"json": render_json, "markdown": render_markdown, "junit": render_junit}
 
 
-def _emit(settings: Settings, result: CheckResult, redact: Redactor) -> None:
-    """The report to stdout (or --output), errors as one line on stderr, and the summaries."""
-    result.message = redact(result.message)
+PROJECT_OUTPUT_SHOWN = 40
+
+
+def _emit(settings: Settings, result: CheckResult) -> None:
+    """The report to stdout (or --output), errors as one line on stderr, and the summaries.
+
+    Reports are written as rendered: their values never hold the password, so nothing
+    rewrites them (a short password would otherwise mangle them).
+    """
     renderer = RENDERERS.get(settings.output_format)
     if renderer is not None:
         report = renderer(result)
@@ -197,31 +204,60 @@ def _emit(settings: Settings, result: CheckResult, redact: Redactor) -> None:
         color = settings.output is None and use_color(sys.stdout)
         report = render_text(result, color=color) if result.status != "error" else ""
     if settings.output is not None:
-        write_file(settings.output, redact(report or render_text(result)))
+        write_file(settings.output, report or render_text(result))
     elif report:
         sys.stdout.write(report)
     if result.status == "error":
         print(f"drift-check: {result.message}", file=sys.stderr)
-    summary = redact(summary_line(result)) + "\n"
+    summary = summary_line(result) + "\n"
     for path in termination_paths(settings.termination_message_path):
         write_file(path, summary)
     if settings.summary_file is not None:
         write_file(settings.summary_file, summary)
 
 
-def _check(args: argparse.Namespace, settings: Settings, redact: Redactor) -> int:
+def _show_project_output(result: CheckResult) -> None:
+    """On failure, the end of what the project's code printed: the likely explanation."""
+    lines = result.project_output[-PROJECT_OUTPUT_SHOWN:]
+    if not lines:
+        return
+    print(f"project output (last {len(lines)} lines):", file=sys.stderr)
+    for line in lines:
+        print(f"  | {line}", file=sys.stderr)
+
+
+def _check(args: argparse.Namespace, settings: Settings) -> int:
     progress_stream = sys.stdout if settings.output_format == "text" else sys.stderr
     print(f"drift-check {__version__}", file=progress_stream, flush=True)
+    verbose = bool(getattr(settings, "verbose", False))
     result = run_check(
         settings,
         progress=_print_stage(progress_stream),
         log=lambda message: print(f"  {message}", file=progress_stream, flush=True),
         keep_database=args.keep_database,
+        project_output=(lambda line: print(f"  | {line}", file=sys.stderr)) if verbose else None,
     )
     if args.debug and result.error is not None:
         traceback.print_exception(result.error)
-    _emit(settings, result, redact)
+        print(getattr(result.error, "worker_traceback", ""), file=sys.stderr, end="")
+    if result.status == "error" and not verbose:
+        _show_project_output(result)
+    if args.keep_database and result.temporary_database and result.status != "error":
+        print(
+            f"  kept     {_connection_string(settings, result.temporary_database)}",
+            file=progress_stream,
+        )
+    _emit(settings, result)
     return int(result.exit_code)
+
+
+def _connection_string(settings: Settings, name: str) -> str:
+    """A ready libpq URI for a kept database, without the password."""
+    if settings.host is None:
+        return f"{name} (on the throwaway server, which is gone with the run)"
+    user = f"{quote(settings.user, safe='')}@" if settings.user else ""
+    host = f"[{settings.host}]" if ":" in settings.host else quote(settings.host, safe="")
+    return f"{name}: psql 'postgresql://{user}{host}:{settings.port}/{name}'"
 
 
 def _sweep(args: argparse.Namespace, settings: Settings) -> int:
@@ -249,11 +285,11 @@ def _config(args: argparse.Namespace, settings: Settings) -> int:
 def _summarise_failure(error: DriftCheckError, redact: Redactor) -> None:
     """Settings could not be loaded: still leave the summary where Kubernetes looks for it."""
     explicit = os.environ.get("DRIFT_TERMINATION_MESSAGE_PATH")
-    result = CheckResult(status="error", exit_code=error.exit_code, message=str(error))
+    result = CheckResult(status="error", exit_code=error.exit_code, message=redact(str(error)))
     for path in termination_paths(Path(explicit) if explicit else None):
         # Best effort, silently: the path may itself be the setting that was rejected.
         with contextlib.suppress(OSError):
-            path.write_text(redact(summary_line(result)) + "\n", encoding="utf-8")
+            path.write_text(summary_line(result) + "\n", encoding="utf-8")
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -261,14 +297,13 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     redact = Redactor()
     streams = (sys.stdout, sys.stderr)
-    sys.stdout = RedactingStream(sys.stdout, redact)
-    sys.stderr = RedactingStream(sys.stderr, redact)
+    sys.stderr = RedactingStream(sys.stderr, redact)  # free text only; stdout has the report
     try:
         settings = load_settings(_flags(args))
         for secret in settings.secrets():
             redact.add(secret)
         if args.command == "check":
-            return _check(args, settings, redact)
+            return _check(args, settings)
         if args.command == "sweep":
             return _sweep(args, settings)
         return _config(args, settings)
@@ -298,10 +333,10 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console entry point. After an interruption the worker thread may still be blocked in
-    the project's code, so the process ends without waiting for it."""
+    """Console entry point. After an interruption a call to the server may still be blocked
+    in its thread, so the process ends without waiting for it."""
     code = run(argv)
-    if any(t.name == WORKER_THREAD and t.is_alive() for t in threading.enumerate()):
+    if any(t.name == BACKGROUND_THREAD and t.is_alive() for t in threading.enumerate()):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

@@ -20,19 +20,13 @@ import psycopg2
 import psycopg2.errors
 from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
-from sqlalchemy.engine import URL
 
 from drift_job.errors import ConfigError, InfrastructureError
+from drift_job.worker.patterns import LOGIN_FAILURE
 
 TOOL_NAME = "drift-check"
 ADMIN_STATEMENT_TIMEOUT_MS = 60_000
 ADMIN_LOCK_TIMEOUT_MS = 10_000
-CREATE_ATTEMPTS = 3
-LOGIN_FAILURE = re.compile(
-    r"password authentication failed|no password supplied|no pg_hba\.conf entry|"
-    r"authentication failed|role \"[^\"]*\" does not exist|"
-    r"database \"[^\"]*\" does not exist|permission denied for database"
-)
 
 
 def is_login_failure(text: str) -> bool:
@@ -69,26 +63,6 @@ class ServerAddress:
         if self.sslmode:
             kwargs["sslmode"] = self.sslmode
         return kwargs
-
-    def url(self, database: str, driver: str) -> URL:
-        """A SQLAlchemy URL for ``database`` with the given DBAPI driver."""
-        query: dict[str, str] = {}
-        host: str | None = self.host
-        port: int | None = self.port
-        if self.is_socket:
-            query.update(host=self.host, port=str(self.port))
-            host = port = None
-        if self.sslmode:
-            query["ssl" if driver == "asyncpg" else "sslmode"] = self.sslmode
-        return URL.create(
-            f"postgresql+{driver}",
-            username=self.user,
-            password=self.password,
-            host=host,
-            port=port,
-            database=database,
-            query=query,
-        )
 
 
 def _classify_connect_error(exc: psycopg2.OperationalError, address: ServerAddress) -> Exception:
@@ -165,11 +139,11 @@ def parse_marker(comment: str | None) -> datetime | None:
         return None
 
 
-def check_can_create(conn: PgConnection) -> None:
-    """Fail with exit 2 unless the role may CREATE DATABASE."""
+def check_can_create(conn: PgConnection) -> bool:
+    """Fail with exit 2 unless the role may CREATE DATABASE; True if it is a superuser."""
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT current_user, rolcreatedb OR rolsuper "
+            "SELECT current_user, rolcreatedb OR rolsuper, rolsuper "
             "FROM pg_roles WHERE rolname = current_user"
         )
         row = cur.fetchone()
@@ -179,37 +153,38 @@ def check_can_create(conn: PgConnection) -> None:
             f"POSTGRES_USER: role {role} lacks the CREATEDB privilege "
             f"(grant it with: ALTER ROLE {role} CREATEDB)"
         )
+    return bool(row[2])
 
 
-def create_database(
-    conn: PgConnection, name: str, prefix: str, run_id: str, announce: Callable[[str], None]
-) -> str:
-    """Create and mark the temporary database ``name``; on the (practically impossible)
-    duplicate name, retry with fresh names and return the one created.
+def create_database(conn: PgConnection, name: str, run_id: str) -> None:
+    """Create the temporary database ``name`` and mark it as ours.
 
-    ``announce`` is told each name *before* CREATE is sent, so a concurrent cleanup always
-    knows what may exist.
+    The name was chosen (and handed to the project's code) before, so a name that is taken
+    (8 random hex digits and the second it was made: practically never) fails the run as a
+    transient fault instead of being changed behind the project's back.
     """
-    for _attempt in range(CREATE_ATTEMPTS):
-        created = datetime.now(UTC)
-        announce(name)
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-                cur.execute(
-                    sql.SQL("COMMENT ON DATABASE {} IS {}").format(
-                        sql.Identifier(name), sql.Literal(marker(run_id, created))
-                    )
+    created = datetime.now(UTC)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            cur.execute(
+                sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                    sql.Identifier(name), sql.Literal(marker(run_id, created))
                 )
-        except psycopg2.errors.DuplicateDatabase:
-            name = new_database_name(prefix)
-            continue
-        except psycopg2.errors.InsufficientPrivilege as exc:
-            raise ConfigError(
-                f"POSTGRES_USER: not allowed to create a database ({exc.pgerror or exc})".strip()
-            ) from None
-        return name
-    raise InfrastructureError("could not find a free temporary database name")
+            )
+    except psycopg2.errors.DuplicateDatabase:
+        raise InfrastructureError(f"temporary database name {name} is taken; retry") from None
+    except psycopg2.errors.InsufficientPrivilege as exc:
+        raise ConfigError(
+            f"POSTGRES_USER: not allowed to create a database ({exc.pgerror or exc})".strip()
+        ) from None
+
+
+def database_names(conn: PgConnection) -> set[str]:
+    """Every database on the server (to notice one that the migrations create)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT datname FROM pg_database")
+        return {str(row[0]) for row in cur.fetchall()}
 
 
 def drop_database(conn: PgConnection, name: str) -> None:

@@ -1,23 +1,18 @@
-"""Reports: human text, JSON, and the one-line summary for Kubernetes and pipelines.
+"""Reports: human text, JSON, Markdown, JUnit, and the one-line summary for Kubernetes.
 
-Every string that leaves the process passes through :func:`redact`, so a password can never
-reach a log, a report or a termination message, whatever an error message happened to contain.
+Reports are built from the result's values as they are: none holds the password (free-text
+messages were redacted when they entered the result), and no report is rewritten afterwards.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote, quote_plus
 from xml.etree import ElementTree
-
-from sqlalchemy.engine import URL
 
 from drift_job import __version__
 from drift_job.comparison import Difference
@@ -44,8 +39,12 @@ class CheckResult:
     temporary_database: str | None = None
     alembic_head: str | None = None
     server: str | None = None
+    #: Databases the migrations created on the server during the run (left alone by us).
+    created_databases: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     tool_version: str = __version__
+    #: The last lines the project's code printed (redacted free text); never serialised.
+    project_output: list[str] = field(default_factory=list, repr=False, compare=False)
     #: The exception behind an error result, for ``--debug``; never serialised.
     error: BaseException | None = field(default=None, repr=False, compare=False)
 
@@ -59,61 +58,10 @@ class CheckResult:
             "temporary_database": self.temporary_database,
             "alembic_head": self.alembic_head,
             "server": self.server,
+            "created_databases": self.created_databases,
             "timings": {stage: round(seconds, 3) for stage, seconds in self.timings.items()},
             "tool_version": self.tool_version,
         }
-
-
-#: Credentials inside any URL (``scheme://user:secret@host``), whoever wrote the URL.
-URL_CREDENTIALS = re.compile(r"(?P<keep>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+(?=@)", re.I)
-
-
-def _encodings(secret: str) -> set[str]:
-    """The forms a secret takes on its way into messages: raw, URL-quoted as SQLAlchemy and
-    urllib write it, %-doubled for configparser, and JSON-escaped."""
-    rendered = URL.create("postgresql", username="u", password=secret, host="h").render_as_string(
-        hide_password=False
-    )
-    forms = {
-        secret,
-        quote(secret, safe=""),
-        quote_plus(secret),
-        rendered[rendered.index("u:") + 2 : rendered.rindex("@h")],
-        json.dumps(secret)[1:-1],
-    }
-    return {form for base in forms for form in (base, base.replace("%", "%%")) if form}
-
-
-class Redactor:
-    """Replaces every known secret (in every encoding) and URL credentials with ``***``."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets: list[str] = []
-        for secret in secrets:
-            self.add(secret)
-
-    def add(self, secret: str) -> None:
-        self._secrets = sorted(set(self._secrets) | _encodings(secret), key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return URL_CREDENTIALS.sub(r"\g<keep>***", text)
-
-
-class RedactingStream:
-    """A text stream wrapper that redacts secrets from everything written through it."""
-
-    def __init__(self, stream: IO[str], redactor: Redactor) -> None:
-        self._stream = stream
-        self._redactor = redactor
-
-    def write(self, text: str) -> int:
-        self._stream.write(self._redactor(text))
-        return len(text)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
 
 
 def use_color(stream: IO[str]) -> bool:

@@ -79,6 +79,12 @@ class Settings:
     termination_message_path: Path | None
     env_file: Path | None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    toml_file: Path | None = None
+    ini_section: str = "alembic"
+    x_args: tuple[str, ...] = ()
+    python: str | None = None
+    worker_memory: int | None = None
+    verbose: bool = False
 
     @property
     def embedded(self) -> bool:

@@ -1,0 +1,122 @@
+"""The check itself, as the worker runs it: revisions, then (once the supervisor has created
+the temporary database) the upgrade and the autogenerate comparison."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import URL
+
+from . import protocol
+from .autogenerate import run_autogenerate, summarise
+from .classify import classify
+from .environment import (
+    assignments,
+    choose_driver,
+    needs_password,
+    private_home_if_needed,
+    sync_driver,
+    target_url,
+)
+from .guard import SafetyGuard
+from .main_support import Channel, Commands, Stages
+from .project import load_revisions, open_project, read_config
+from .upgrade import report_applied_revisions, shared_connection, upgrade
+
+
+def enter_project(project_dir: str) -> None:
+    """Run in the project directory with it importable, as ``alembic`` run from there would."""
+    os.chdir(project_dir)
+    sys.path.insert(0, project_dir)
+
+
+class Run:
+    """What a failure report needs to know about how far the check got."""
+
+    def __init__(self) -> None:
+        self.job: dict[str, Any] = {}
+        self.guard: Any = None
+        self.env_py = Path("env.py")
+        self.version_dirs: list[Path] = []
+        self.scratch: list[str] = []
+
+
+def check(run: Run, commands: Commands, stages: Stages) -> None:
+    job, channel, server = run.job, stages.channel, run.job["server"]
+    run.guard = SafetyGuard(
+        job["database"], str(server["host"]), int(server["port"]), job["run_id"]
+    )
+    run.guard.install()  # before any project code: import-time connections are guarded too
+    enter_project(job["project_dir"])
+    with stages.stage("revisions") as note:
+        config = read_config(job["project"])
+        driver = choose_driver(job, config.get_main_option("sqlalchemy.url") or None)
+        url: URL = target_url(server, job["database"], driver)
+        sync_url: URL = target_url(server, job["database"], sync_driver(driver))
+        environment = private_home_if_needed()
+        run.scratch = sorted(set(environment.values()))
+        with_password = needs_password(job, Path(job["project_dir"]), Path("env.py"))
+        environment.update(assignments(job, url, password_in_environment=with_password))
+        os.environ.update(environment)  # before the project's first import
+        project = open_project(config, job["project"])
+        run.env_py, run.version_dirs = project.env_py, project.version_dirs
+        load_revisions(project)
+        note.append(f"head {project.head or '(no migrations)'}")
+    channel.send(
+        protocol.REVISIONS,
+        head=project.head,
+        driver=driver,
+        files=project.files,
+        environment=sorted(environment),
+        version_dirs=[str(d) for d in project.version_dirs],
+    )
+    commands.expect(protocol.GO)
+    commands.exit_when_closed()
+    report_applied_revisions(lambda revision: channel.send(protocol.APPLIED, revision=revision))
+    with stages.stage("migrate") as note:
+        upgrade(project, url, sync_url)
+        note.append(f"upgraded to {project.head or 'base (no migrations)'} ({driver})")
+    with stages.stage("compare") as note:
+        with shared_connection(project, url, sync_url, autogenerate=True) as autogen_config:
+            upgrade_ops = run_autogenerate(project, autogen_config)
+        differences, suggested = summarise(upgrade_ops)
+        note.append(f"{len(differences)} difference(s)")
+    if run.guard.violation is not None:  # env.py swallowed the guard's exception
+        raise RuntimeError("the safety guard refused a connection")
+    channel.send(protocol.RESULT, differences=differences, suggested_migration=suggested)
+
+
+def versions() -> dict[str, str]:
+    """What the supervisor is told about the interpreter the project's code runs in."""
+    import alembic  # noqa: PLC0415 - already loaded by the imports above
+    import sqlalchemy  # noqa: PLC0415
+
+    return {
+        "python": sys.version.split()[0],
+        "executable": sys.executable,
+        "alembic": alembic.__version__,
+        "sqlalchemy": sqlalchemy.__version__,
+    }
+
+
+def report_failure(error: BaseException, stage: str, run: Run, channel: Channel) -> None:
+    """Classify what the project's code raised and send it as the run's error."""
+    guard = run.guard
+    failure = classify(
+        error,
+        stage=stage,
+        env_py=run.env_py,
+        version_dirs=run.version_dirs,
+        guard_message=guard.explain(os.environ) if guard and guard.violation else None,
+    )
+    channel.send(
+        protocol.ERROR,
+        stage=stage,
+        category=failure.category,
+        message=failure.message,
+        traceback="".join(traceback.format_exception(error)),
+    )

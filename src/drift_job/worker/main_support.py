@@ -1,0 +1,75 @@
+"""The worker's side of the pipes: events out, commands in, and stage timing."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from . import protocol
+
+SUPERVISOR_GONE = 70  # the command pipe closed: the supervisor died; stop at once
+
+
+class Channel:
+    """The events pipe, written from the main thread and from Alembic's callbacks."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._lock = threading.Lock()
+
+    def send(self, kind: str, **fields: Any) -> None:
+        with self._lock:
+            protocol.write_all(self._fd, protocol.encode(kind, **fields))
+
+
+class Commands:
+    """The supervisor's commands; end of file means the supervisor is gone."""
+
+    def __init__(self, fd: int) -> None:
+        self._stream = os.fdopen(fd, "rb", buffering=0)
+
+    def expect(self, kind: str) -> dict[str, Any]:
+        line = self._stream.readline()
+        if not line:
+            os._exit(SUPERVISOR_GONE)
+        message = protocol.decode(line)
+        if message["type"] != kind:
+            raise protocol.ProtocolError(f"expected {kind}, got {message['type']}")
+        return message
+
+    def exit_when_closed(self) -> None:
+        """From now on nothing more is expected: a closed pipe ends the process."""
+
+        def watch() -> None:
+            while self._stream.readline():
+                pass
+            os._exit(SUPERVISOR_GONE)
+
+        threading.Thread(target=watch, name="drift-check-watchdog", daemon=True).start()
+
+
+class Stages:
+    """Times each stage and tells the supervisor where the worker is."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.current = "start"
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[list[str]]:
+        self.current = name
+        self.channel.send(protocol.STAGE, name=name, event="start")
+        started = time.monotonic()
+        note: list[str] = []
+        yield note
+        self.channel.send(
+            protocol.STAGE,
+            name=name,
+            event="end",
+            seconds=time.monotonic() - started,
+            note=" ".join(note),
+        )
