@@ -46,9 +46,16 @@ KEY_VALUE = re.compile(
 
 
 def _encodings(secret: str) -> set[str]:
-    """The forms a secret takes on its way into messages: raw, URL-quoted, %-doubled for
-    configparser, and JSON-escaped."""
-    forms = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
+    """The forms a secret takes on its way into messages: raw, URL-quoted (as urllib and
+    SQLAlchemy write it), %-doubled for configparser, and JSON-escaped."""
+    forms = {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret),
+        quote(secret, safe=" +"),  # SQLAlchemy 2's URL rendering
+        re.sub(r"[:@/]", lambda m: f"%{ord(m.group(0)):X}", secret),  # SQLAlchemy 1.4's
+        json.dumps(secret)[1:-1],
+    }
     return {form for base in forms for form in (base, base.replace("%", "%%")) if form}
 
 

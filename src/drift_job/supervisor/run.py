@@ -9,6 +9,7 @@ at once: the worker is killed, its sessions ended, and the temporary database dr
 
 from __future__ import annotations
 
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -61,6 +62,9 @@ class Supervisor:
         self.output = output
         self.control = Control(settings.timeout)
         self.run_id = uuid.uuid4().hex[:12]
+        #: Every message after the job must carry it: a line the project's code writes into
+        #: the events pipe by accident (it shares the worker's process) is no message of ours.
+        self.token = secrets.token_hex(16)
         self.timings: dict[str, float] = {}
         self.stage = "settings"
         self.database: str | None = None  # announced before CREATE is sent
@@ -111,9 +115,21 @@ class Supervisor:
                 raise worker_died(self, worker.how_it_ended()) from None
             if message is None:
                 continue
-            if message["type"] == kind:
+            if (
+                message["type"] not in (protocol.HELLO, GARBAGE)
+                and message.get("token") != self.token
+            ):
+                message = {
+                    "type": GARBAGE,
+                    "detail": f"a {message['type']} without this run's token",
+                }
+            if message["type"] == kind and self._in_order(kind):
                 return message
             self._event(message)
+
+    def _in_order(self, kind: str) -> bool:
+        """A result counts only once the comparison has finished."""
+        return kind != protocol.RESULT or "compare" in self.timings
 
     def _event(self, message: dict[str, Any]) -> None:
         kind = message["type"]
@@ -133,6 +149,7 @@ class Supervisor:
     def _job(self, address: ServerAddress, name: str) -> dict[str, Any]:
         settings = self.settings
         return {
+            "token": self.token,
             "run_id": self.run_id,
             "database": name,
             "project_dir": str(settings.project_dir),
@@ -236,33 +253,48 @@ class Supervisor:
                 result.message = "no drift"
 
     def _cleanup(self) -> None:
-        """Whatever happened: the worker killed first, then the database dropped."""
+        """Whatever happened: the worker killed first, then the database dropped — off this
+        thread, so a signal or the deadline during a blocked DROP still ends the run fast."""
         if self.worker is not None:
             self.worker.kill()
-        if self.database is None or self.address is None:
+        name = self.database
+        if name is None or self.address is None:
             return
         if self.keep_database and self.pending is None:
-            if self.admin is not None:
-                self.admin.close()
+            self._close_admin()
             return
         self.stage = "cleanup"
         try:
             with self.timed("cleanup") as note:
-                self._drop(self.database)
-                note.append(f"dropped {self.database}")
+                if self.pending is not None or self.control.stopping():
+                    self._emergency_drop(name)
+                else:
+                    try:
+                        self._wait(Background(lambda: self._drop(name)))
+                    except DriftCheckError as stopped:  # a signal or the deadline meanwhile
+                        self._emergency_drop(name)
+                        self.cleanup_error = stopped
+                note.append(f"dropped {name}")
         except DriftCheckError as exc:
             self.cleanup_error = exc
+        finally:
+            self._close_admin()
+
+    def _close_admin(self) -> None:
+        if self.admin is not None and not self.admin.closed:
+            self.admin.close()
 
     def _drop(self, name: str) -> None:
-        if self.pending is not None or self.admin is None or self.admin.closed:
+        """On the connection held for the run (it still works if a migration changed the
+        role's password); a fresh one if that connection broke."""
+        admin = self.admin
+        if admin is None or admin.closed:
             self._emergency_drop(name)
             return
         try:
-            database.drop_database(self.admin, name)
+            database.drop_database(admin, name)
         except Exception:  # the held connection broke: a fresh one
             self._emergency_drop(name)
-        finally:
-            self.admin.close()
 
     def _emergency_drop(self, name: str) -> None:
         """A fresh connection: end our other sessions (a CREATE in flight), then drop."""

@@ -40,6 +40,7 @@ def main(argv: list[str]) -> NoReturn:
         run = check.Run()
         channel.send(protocol.HELLO, pid=os.getpid(), **check.versions())
         run.job = commands.expect(protocol.JOB)
+        channel.token = str(run.job.pop("token"))
         _limit_memory(run.job.get("memory_limit"))
         check.check(run, commands, stages)
     except BaseException as error:  # everything, SystemExit included, is reported

@@ -20,8 +20,11 @@ class Channel:
     def __init__(self, fd: int) -> None:
         self._fd = fd
         self._lock = threading.Lock()
+        self.token: str | None = None  # the job's token, carried by every later message
 
     def send(self, kind: str, **fields: Any) -> None:
+        if self.token is not None:
+            fields["token"] = self.token
         with self._lock:
             protocol.write_all(self._fd, protocol.encode(kind, **fields))
 
