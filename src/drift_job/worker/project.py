@@ -7,6 +7,7 @@ creates one; every failure here is reported with the file or setting at fault.
 from __future__ import annotations
 
 import argparse
+import ast
 import configparser
 import inspect
 import re
@@ -133,21 +134,41 @@ def _file(script: Script | None, revision: str) -> str:
     return Path(script.path).name if script is not None and script.path else revision
 
 
-def _missing_parent(project: Project, error: BaseException) -> Failure | None:
+def _declared(path: Path) -> dict[str, Any]:
+    """``revision`` and ``down_revision`` as a revision file declares them (read, not run)."""
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (SyntaxError, ValueError, OSError):
+        return {}
+    found: dict[str, Any] = {}
+    for node in tree.body:
+        target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
+        value = getattr(node, "value", None)
+        if isinstance(target, ast.Name) and target.id in ("revision", "down_revision") and value:
+            try:
+                found[target.id] = ast.literal_eval(value)
+            except ValueError:
+                continue
+    return found
+
+
+def _missing_parent(project: Project) -> Failure | None:
     """A ``down_revision`` that names no revision: which file, and which id."""
-    missing = str(error.args[0]) if isinstance(error, KeyError) and error.args else ""
-    match = re.search(r"'([^']+)'", str(error))
-    missing = missing or (match.group(1) if match else "")
-    for script in project.script.revision_map._revision_map.values():
-        if not isinstance(script, Script):
-            continue
-        parents = script._all_down_revisions
-        if missing in parents or (not missing and parents):
-            return Failure(
-                "config",
-                f"migration graph: {_file(script, script.revision)} has down_revision "
-                f"{missing!r}, which is no revision in {project.version_dirs[0]}",
-            )
+    declared = {
+        path: _declared(path)
+        for directory in project.version_dirs
+        for path in sorted(directory.rglob("*.py"))
+    }
+    known = {str(d["revision"]) for d in declared.values() if "revision" in d}
+    for path, names in declared.items():
+        parents = names.get("down_revision")
+        for parent in (parents,) if isinstance(parents, str) else parents or ():
+            if str(parent) not in known:
+                return Failure(
+                    "config",
+                    f"migration graph: {path.name} has down_revision {str(parent)!r}, "
+                    f"which no revision file in {path.parent} declares",
+                )
     return None
 
 
@@ -207,10 +228,9 @@ def _graph_failure(project: Project, exc: BaseException) -> Failure:
             "migration",
             f"migration {origin.name} failed to load: {exc.__class__.__name__}: {exc}",
         )
-    if isinstance(exc, KeyError) or "is not present" in str(exc) or "No such revision" in str(exc):
-        missing = _missing_parent(project, exc)
-        if missing is not None:
-            return missing
+    missing = _missing_parent(project)
+    if missing is not None:
+        return missing
     if isinstance(exc, CommandError):
         return Failure("config", f"{_where(project.options)}: {exc}")
     return Failure("config", f"migration graph: {exc.__class__.__name__}: {exc}")
