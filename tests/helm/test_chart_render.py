@@ -51,7 +51,8 @@ def test_default_settings_configmap(helm: Helm) -> None:
         "POSTGRES_HOST": "db.example.internal",
         "POSTGRES_PORT": "5432",
         "POSTGRES_USER": "postgres",
-        "POSTGRES_DB": "postgres",
+        # no POSTGRES_DB: that is the application's database, which the check never touches
+        "DRIFT_MAINTENANCE_DB": "postgres",
         "DRIFT_DB_PREFIX": "drift_check",
         "DRIFT_CONNECT_TIMEOUT": "30",
         "DRIFT_TIMEOUT": "480",
@@ -410,6 +411,20 @@ def test_env_file_from_secret(helm: Helm) -> None:
     assert "postgres-password" not in manifests.mounts()
 
 
+def test_env_file_leaves_the_databases_to_the_file(helm: Helm) -> None:
+    """postgres.* is ignored with an env file: rendering DRIFT_MAINTENANCE_DB or POSTGRES_DB would
+    override the file's own values (the container environment takes precedence)."""
+    manifests = helm.template(
+        {
+            "envFile": {"enabled": True, "existingSecret": "app-env"},
+            "postgres": {"database": "test_db", "maintenanceDatabase": "ops"},
+        }
+    )
+    assert "POSTGRES_DB" not in manifests.config
+    assert "DRIFT_MAINTENANCE_DB" not in manifests.config
+    assert "DRIFT_ENV_FILE" in manifests.config
+
+
 def test_env_file_from_configmap(helm: Helm) -> None:
     manifests = helm.template(
         {
@@ -436,7 +451,13 @@ def test_env_file_from_configmap(helm: Helm) -> None:
 
 def test_drift_settings(helm: Helm) -> None:
     manifests = helm.render(
-        postgres={"sslmode": "verify-full", "port": 6432, "user": "gate", "database": "maint"},
+        postgres={
+            "sslmode": "verify-full",
+            "port": 6432,
+            "user": "gate",
+            "database": "shop",
+            "maintenanceDatabase": "maint",
+        },
         drift={
             "projectDir": "/srv/app",
             "alembicConfig": "db/alembic.ini",
@@ -447,13 +468,18 @@ def test_drift_settings(helm: Helm) -> None:
             "timeout": 120,
             "orphanTtl": "2h",
             "format": "json",
+            "python": "/opt/venv/bin/python",
+            "workerMemory": "1G",
+            "alembicName": "tenants",
+            "alembicX": ["tenant=acme", "data=true"],
         },
     )
     config = manifests.config
     assert config["POSTGRES_SSLMODE"] == "verify-full"
     assert config["POSTGRES_PORT"] == "6432"
     assert config["POSTGRES_USER"] == "gate"
-    assert config["POSTGRES_DB"] == "maint"
+    assert config["POSTGRES_DB"] == "shop"
+    assert config["DRIFT_MAINTENANCE_DB"] == "maint"
     assert config["DRIFT_PROJECT_DIR"] == "/srv/app"
     assert config["ALEMBIC_CONFIG"] == "db/alembic.ini"
     assert config["DRIFT_DB_PREFIX"] == "shop_gate"
@@ -464,6 +490,46 @@ def test_drift_settings(helm: Helm) -> None:
     assert config["DRIFT_TIMEOUT"] == "120"
     assert config["DRIFT_ORPHAN_TTL"] == "2h"
     assert config["DRIFT_FORMAT"] == "json"
+    assert config["DRIFT_PYTHON"] == "/opt/venv/bin/python"
+    assert config["DRIFT_WORKER_MEMORY"] == "1G"
+    assert config["DRIFT_ALEMBIC_NAME"] == "tenants"
+    # Alembic -x arguments, in the given order, `;`-separated (the tool splits on `;`)
+    assert config["DRIFT_ALEMBIC_X"] == "tenant=acme;data=true"
+
+
+def test_app_database_renders_postgres_db(helm: Helm) -> None:
+    """postgres.database is the application's database (as in `.env.k8s.development`); it
+    does not move the maintenance database."""
+    config = helm.render(postgres={"database": "test_db"}).config
+    assert config["POSTGRES_DB"] == "test_db"
+    assert config["DRIFT_MAINTENANCE_DB"] == "postgres"
+
+
+def test_maintenance_database_renders_drift_maintenance_db(helm: Helm) -> None:
+    config = helm.render(postgres={"maintenanceDatabase": "ops"}).config
+    assert config["DRIFT_MAINTENANCE_DB"] == "ops"
+    assert "POSTGRES_DB" not in config
+    # empty: left out, so the tool's own default applies (postgres, then template1)
+    assert "DRIFT_MAINTENANCE_DB" not in helm.render(postgres={"maintenanceDatabase": ""}).config
+
+
+def test_optional_check_settings_left_out_by_default(helm: Helm) -> None:
+    config = helm.render().config
+    for key in ("DRIFT_PYTHON", "DRIFT_WORKER_MEMORY", "DRIFT_ALEMBIC_NAME", "DRIFT_ALEMBIC_X"):
+        assert key not in config, key
+
+
+def test_maintenance_database_is_part_of_the_job_name(helm: Helm) -> None:
+    """A changed maintenance database is a changed configuration: a new Job."""
+    name = helm.render().job["metadata"]["name"]
+    assert helm.render(postgres={"maintenanceDatabase": "ops"}).job["metadata"]["name"] != name
+
+
+def test_production_scenario_settings(helm: Helm) -> None:
+    config = helm.template(values_files=[CHART_DIR / "ci" / "existing-secret-values.yaml"]).config
+    assert (config["POSTGRES_DB"], config["DRIFT_MAINTENANCE_DB"]) == ("shop", "postgres")
+    assert config["DRIFT_PYTHON"] == "/opt/venv/bin/python"
+    assert config["DRIFT_WORKER_MEMORY"] == "384M"
 
 
 def test_args(helm: Helm) -> None:
@@ -716,6 +782,14 @@ def test_notes_explain_the_verdict(helm: Helm, tmp_path: Path) -> None:
     assert "PodFailurePolicy" in notes
     assert "BackoffLimitExceeded" in notes
     assert "helm test shop" in notes
+    assert "maintenance database postgres" in notes
+
+
+def test_notes_name_the_maintenance_database(helm: Helm, tmp_path: Path) -> None:
+    notes = _notes(helm, tmp_path, "--set", "postgres.maintenanceDatabase=ops")
+    assert "maintenance database ops" in notes
+    notes = _notes(helm, tmp_path / "unset", "--set", "postgres.maintenanceDatabase=")
+    assert "the tool's default" in notes
 
 
 def test_notes_in_gate_mode(helm: Helm, tmp_path: Path) -> None:

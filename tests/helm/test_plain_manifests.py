@@ -18,6 +18,17 @@ TEKTON = K8S_DIR / "tekton"
 ARGO = K8S_DIR / "argo"
 PARAM_REFERENCE = re.compile(r"\$\(params\.([a-z0-9-]+)(?:\[\*\])?\)")
 
+#: Environment variables of the pipeline steps -> (parameter, default). POSTGRES_DB is the
+#: application's database (unset by default); CREATE/DROP go through DRIFT_MAINTENANCE_DB.
+DATABASE_AND_WORKER_PARAMS = {
+    "POSTGRES_DB": ("postgres-db", ""),
+    "DRIFT_MAINTENANCE_DB": ("maintenance-db", "postgres"),
+    "DRIFT_PYTHON": ("python", ""),
+    "DRIFT_WORKER_MEMORY": ("worker-memory", ""),
+    "DRIFT_ALEMBIC_NAME": ("alembic-name", ""),
+    "DRIFT_ALEMBIC_X": ("alembic-x", ""),
+}
+
 
 def _by_kind(documents: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {d["kind"]: d for d in documents}
@@ -74,6 +85,16 @@ def test_base_has_the_chart_semantics(kubectl: Path, helm4: Helm) -> None:
     settings.pop("POSTGRES_HOST")
     chart_settings.pop("POSTGRES_HOST")
     assert settings == chart_settings
+
+
+@pytest.mark.parametrize("overlay", ["base", "argocd"])
+def test_base_carries_the_maintenance_database(kubectl: Path, overlay: str) -> None:
+    settings = _by_kind(kustomize(kubectl, K8S_DIR / overlay))["ConfigMap"]["data"]
+    assert settings["DRIFT_MAINTENANCE_DB"] == "postgres"
+    # the application's database is only a commented example: the check never connects to it
+    assert "POSTGRES_DB" not in settings
+    text = (K8S_DIR / "base" / "configmap.yaml").read_text(encoding="utf-8")
+    assert "# POSTGRES_DB: test_db" in text
 
 
 def test_base_secret_is_a_placeholder(kubectl: Path) -> None:
@@ -218,6 +239,16 @@ def test_task_security_and_workspaces(task: dict[str, Any]) -> None:
     assert "POSTGRES_PASSWORD" not in env
 
 
+def test_task_database_and_worker_settings(task: dict[str, Any]) -> None:
+    params = {p["name"]: p for p in task["spec"]["params"]}
+    env = {e["name"]: e["value"] for e in task["spec"]["steps"][0]["env"]}
+    for variable, (param, default) in DATABASE_AND_WORKER_PARAMS.items():
+        assert env[variable] == f"$(params.{param})", variable
+        assert params[param]["type"] == "string", param
+        assert params[param]["default"] == default, param
+    assert "CREATE/DROP" in params["maintenance-db"]["description"]
+
+
 @pytest.mark.parametrize("kube_version", KUBE_VERSIONS)
 def test_task_steps_are_valid_containers(task: dict[str, Any], kube_version: str) -> None:
     """The Kubernetes parts of the steps (env, securityContext, volumes) validate in a Pod."""
@@ -330,6 +361,18 @@ def test_workflow_template_security(workflow_template: dict[str, Any]) -> None:
         re.findall(r"\{\{inputs\.parameters\.([a-z0-9-]+)\}\}", " ".join(_strings(template)))
     )
     assert used == inputs
+
+
+def test_workflow_template_database_and_worker_settings(
+    workflow_template: dict[str, Any],
+) -> None:
+    template = _check_template(workflow_template)
+    inputs = {p["name"]: p for p in template["inputs"]["parameters"]}
+    env = {e["name"]: e["value"] for e in template["container"]["env"]}
+    for variable, (param, default) in DATABASE_AND_WORKER_PARAMS.items():
+        assert env[variable] == f"{{{{inputs.parameters.{param}}}}}", variable
+        assert inputs[param]["default"] == default, param
+    assert "CREATE/DROP" in inputs["maintenance-db"]["description"]
 
 
 @pytest.mark.parametrize("kube_version", KUBE_VERSIONS)

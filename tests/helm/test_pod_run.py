@@ -467,6 +467,42 @@ def executable() -> Path:
     return Path(found)
 
 
+@pytest.fixture(scope="module")
+def knows_maintenance_db(executable: Path) -> bool:
+    """Whether the installed CLI reads DRIFT_MAINTENANCE_DB (older ones connected to
+    POSTGRES_DB for CREATE/DROP): `drift-check config` shows the probe value when it does."""
+    probe = "pod_run_probe_maintenance"
+    completed = subprocess.run(
+        [str(executable), "config"],
+        cwd=REPO_ROOT,
+        env={**IMAGE_ENV, "PATH": f"{executable.parent}{os.pathsep}/usr/bin{os.pathsep}/bin",
+             "DRIFT_MAINTENANCE_DB": probe},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    return probe in completed.stdout + completed.stderr
+
+
+def expect_maintenance_db(request: pytest.FixtureRequest, knows_maintenance_db: bool) -> None:
+    """Marks a case that depends on DRIFT_MAINTENANCE_DB as an expected failure (it still
+    runs) while the installed CLI does not read that key yet."""
+    if not knows_maintenance_db:
+        request.applymarker(
+            pytest.mark.xfail(
+                reason="the installed drift-check does not read DRIFT_MAINTENANCE_DB yet and "
+                "connects to POSTGRES_DB (the application's database) for CREATE/DROP",
+                strict=True,
+            )
+        )
+
+
+@pytest.fixture
+def needs_maintenance_db(request: pytest.FixtureRequest, knows_maintenance_db: bool) -> None:
+    expect_maintenance_db(request, knows_maintenance_db)
+
+
 def server_values(pg_server: Any, **overrides: Any) -> dict[str, Any]:
     values = {
         "postgres": {
@@ -605,6 +641,54 @@ def _free_port() -> int:
     return port
 
 
+def test_app_database_is_never_connected_to(
+    helm4: Helm,
+    pg_server: Any,
+    executable: Path,
+    tmp_path: Path,
+    needs_maintenance_db: None,
+) -> None:
+    """postgres.database names the application's database, which need not even exist on this
+    server: CREATE/DROP go through postgres.maintenanceDatabase."""
+    manifests = helm4.template(
+        server_values(
+            pg_server,
+            postgres={"database": "pod_run_app_absent", "maintenanceDatabase": "postgres"},
+        )
+    )
+    assert manifests.config["POSTGRES_DB"] == "pod_run_app_absent"
+    assert manifests.config["DRIFT_MAINTENANCE_DB"] == "postgres"
+    outcome = run_job(manifests, tmp_path, executable, [pg_server.password])
+    (pod,) = outcome.pods
+    assert (outcome.condition, pod.exit_code) == ("Complete", 0), pod.logs
+    assert pod.summary["status"] == "clean"
+    assert leftovers(pg_server) == []
+
+
+def test_maintenance_database_is_the_one_connected_to(
+    helm4: Helm,
+    pg_server: Any,
+    executable: Path,
+    tmp_path: Path,
+    needs_maintenance_db: None,
+) -> None:
+    """A maintenance database that does not exist fails the Job (the CLI cannot have ignored
+    it), and nothing is created."""
+    manifests = helm4.template(
+        server_values(
+            pg_server,
+            postgres={"maintenanceDatabase": "pod_run_maintenance_absent"},
+            drift={"connectTimeout": 1},
+        )
+    )
+    outcome = run_job(manifests, tmp_path, executable, [pg_server.password])
+    assert outcome.condition == "Failed"
+    for pod in outcome.pods:
+        assert pod.exit_code != 0
+        assert "pod_run_maintenance_absent" in pod.logs
+    assert leftovers(pg_server) == []
+
+
 def test_unreachable_server_is_retried_then_fails(
     helm4: Helm, pg_server: Any, executable: Path, tmp_path: Path
 ) -> None:
@@ -672,13 +756,23 @@ def _env_file_value(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+@pytest.mark.parametrize(
+    "app_database",
+    # the seed project's file names the application's database, test_db (absent here)
+    ["postgres", "test_db"],
+)
 def test_env_file_mode(
     helm4: Helm,
     pg_server: Any,
     executable: Path,
     tmp_path: Path,
+    app_database: str,
+    request: pytest.FixtureRequest,
+    knows_maintenance_db: bool,
 ) -> None:
     """A whole `.env.k8s.development` from an existing Secret is the configuration."""
+    if app_database != "postgres":
+        expect_maintenance_db(request, knows_maintenance_db)
     env_file = "\n".join(
         [
             "# connection of the development environment",
@@ -686,7 +780,7 @@ def test_env_file_mode(
             f"POSTGRES_PORT={pg_server.port}",
             f"POSTGRES_USER={pg_server.superuser}",
             f"POSTGRES_PASSWORD={_env_file_value(pg_server.password)}",
-            "POSTGRES_DB=postgres",
+            f"POSTGRES_DB={app_database}",
             "",
         ]
     )
