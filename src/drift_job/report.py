@@ -99,6 +99,12 @@ def render_text(result: CheckResult, *, color: bool = False) -> str:
         lines += [f"  {number}. {step}" for number, step in enumerate(FIX_STEPS, start=1)]
     else:
         lines.append(_paint(f"error (exit {result.exit_code}): {result.message}", "1;31", color))
+    if result.created_databases:
+        created = ", ".join(result.created_databases)
+        lines.append(
+            f"note: the migrations created database(s) {created} on the server; "
+            "drift-check leaves them alone"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic.autogenerate import RevisionContext, render_python_code
 from alembic.operations import ops
@@ -19,6 +19,9 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import Column, ForeignKeyConstraint, Index, Table, UniqueConstraint
 
 from .project import Project
+
+if TYPE_CHECKING:  # only in annotations: the worker also runs on Python 3.8
+    Described = dict[str, str | None]
 
 MODELS_ONLY = "in the models, not in the migrations"
 MIGRATIONS_ONLY = "in the migrations, not in the models"
@@ -34,7 +37,6 @@ COMMAND_ARGS = {
     "rev_id": None,
     "depends_on": None,
 }
-Described = dict[str, str | None]
 
 
 def _difference(kind: str, table: str | None, column: str | None, detail: str) -> Described:

@@ -118,5 +118,5 @@ def report_failure(error: BaseException, stage: str, run: Run, channel: Channel)
         stage=stage,
         category=failure.category,
         message=failure.message,
-        traceback="".join(traceback.format_exception(error)),
+        traceback="".join(traceback.format_exception(type(error), error, error.__traceback__)),
     )

@@ -53,7 +53,10 @@ def origin_in(exc: BaseException, directories: list[Path]) -> Path | None:
     resolved = [d.resolve() for d in directories]
 
     def inside(path: Path) -> bool:
-        return path.is_absolute() and any(path.resolve().is_relative_to(d) for d in resolved)
+        if not path.is_absolute():
+            return False
+        real = path.resolve()
+        return any(real == d or d in real.parents for d in resolved)
 
     origin = None
     tb = exc.__traceback__

@@ -33,9 +33,14 @@ def shared_connection(
     )
     engine = create_engine(sync_url, poolclass=NullPool)
     try:
-        with engine.begin() as connection:
+        # Not engine.begin(): a connection already in a transaction would refuse the
+        # migrations' own autocommit_block() (CREATE INDEX CONCURRENTLY, ALTER TYPE).
+        with engine.connect() as connection:
             config.attributes["connection"] = connection
             yield config
+            transaction = connection.get_transaction()
+            if transaction is not None:  # env.py that began none leaves one open
+                transaction.commit()
     finally:
         engine.dispose()
 
