@@ -104,3 +104,24 @@ def test_config_shows_a_user_named_like_the_password(project: Path) -> None:
     assert run.code == 0, run.output
     assert "POSTGRES_USER=postgres" in run.stdout
     assert re.search(r"POSTGRES_PASSWORD=\*\*\*", run.stdout)
+
+
+def test_the_worker_environment_holds_no_password_it_does_not_read(
+    pg_server: PostgresServer, project: Path
+) -> None:
+    """The reference app takes its connection from drift-check: its code never sees the
+    password, even in its environment (where a subprocess could print it)."""
+    name = "POSTGRES_" + "PASSWORD"  # spelt so, this env.py does not mention the variable
+    patch(
+        project,
+        ENV_PY,
+        ONLINE,
+        ONLINE
+        + f"    print('worker sees', os.environ.get({name!r}, '<absent>'),"
+        + " os.environ.get('PGPASSWORD', '<absent>'))\n",
+    )
+    run = drift_check(
+        "check", "--verbose", env=pg_server.env(PGPASSWORD=pg_server.password), cwd=project
+    )
+    assert run.code == 0, run.output
+    assert "  | worker sees <absent> <absent>" in run.stderr, run.stderr

@@ -6,7 +6,6 @@ code, so the CLI maps exceptions to the documented contract in one place.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from enum import IntEnum
 
 
@@ -56,13 +55,3 @@ class Interrupted(DriftCheckError):
     def __init__(self, signal_name: str, exit_code: ExitCode) -> None:
         super().__init__(f"interrupted by {signal_name}; the temporary database was dropped")
         self.exit_code = exit_code
-
-
-def exception_chain(error: BaseException) -> Iterator[BaseException]:
-    """``error`` and the exceptions it was raised from or during, innermost last."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
