@@ -83,6 +83,10 @@ class Background(Generic[T]):
     def done(self) -> bool:
         return not self._thread.is_alive()
 
+    def finished_value(self) -> T | None:
+        """The value, if the call has already returned one (for cleanup: never waits)."""
+        return self._value if self.done and self._error is None else None
+
     def result(self) -> T:
         self._thread.join()
         if self._error is not None:

@@ -75,6 +75,7 @@ class Supervisor:
         self.address: ServerAddress | None = None
         self.pending: Background[Any] | None = None
         self.cleanup_error: DriftCheckError | None = None
+        self.preparing: Background[PgConnection] | None = None
 
     @property
     def application_name(self) -> str:
@@ -231,7 +232,7 @@ class Supervisor:
             result.server = address.label
             name = database.new_database_name(settings.prefix)
             self.worker.send(protocol.JOB, **self._job(address, name))
-            preparing = Background(lambda: self._prepare(address))
+            preparing = self.preparing = Background(lambda: self._prepare(address))
             self.revisions = self._await(protocol.REVISIONS)
             result.alembic_head = self.revisions["head"]
             self.stage = "database"
@@ -257,6 +258,9 @@ class Supervisor:
         thread, so a signal or the deadline during a blocked DROP still ends the run fast."""
         if self.worker is not None:
             self.worker.kill()
+        prepared = self.preparing.finished_value() if self.preparing else None
+        if prepared is not None and prepared is not self.admin:  # the run ended before using it
+            prepared.close()
         name = self.database
         if name is None or self.address is None:
             return
