@@ -131,6 +131,9 @@ def test_bad_project(pg_server: PostgresServer, project: Path, case: str) -> Non
         (["check", "-c", "missing.ini"], "ALEMBIC_CONFIG"),
         (["frobnicate"], "frobnicate"),
         (["sweep", "--older-than", "soon"], "--older-than"),
+        (["check", "--python", "/nonexistent/bin/python"], "DRIFT_PYTHON"),
+        (["check", "--env-file", "/dev/zero"], "env file /dev/zero: is not a regular file"),
+        (["config", "--host", "db\x01"], "POSTGRES_HOST: contains a control character"),
     ],
 )
 def test_bad_command_line(
@@ -152,3 +155,36 @@ def test_debug_shows_the_traceback_without_the_password(
     assert run.code == 2
     assert "Traceback" in run.stderr
     assert pg_server.password not in run.output
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"POSTGRES_HOST": None}, "POSTGRES_HOST: not set, but POSTGRES_USER, POSTGRES_PORT"),
+        ({"DRIFT_SERVER": "embedded"}, "DRIFT_SERVER: embedded (environment) conflicts with"),
+        ({"DRIFT_SERVER": "local"}, "DRIFT_SERVER: 'local' is not one of embedded, configured"),
+        ({"DRIFT_WORKER_MEMORY": "32M"}, "DRIFT_WORKER_MEMORY: '32M' is less than the minimum"),
+        ({"DRIFT_WORKER_MEMORY": "much"}, "DRIFT_WORKER_MEMORY: 'much' is not a size"),
+        ({"DRIFT_PYTHON": "no-such-python-here"}, "DRIFT_PYTHON: 'no-such-python-here'"),
+        ({"DRIFT_VERBOSE": "loud"}, "DRIFT_VERBOSE: 'loud'"),
+        ({"POSTGRES_PASSWORD": None, "POSTGRES_PASSWORD_FILE": "/dev/zero"}, "/dev/zero"),
+        ({"DRIFT_DB_PREFIX": "drift\x7f"}, "DRIFT_DB_PREFIX: contains a control character"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "-".join(value),
+)
+def test_bad_settings_in_the_environment(
+    pg_server: PostgresServer, project: Path, changes: dict[str, str | None], expected: str
+) -> None:
+    env = pg_server.env()
+    for key, value in changes.items():
+        if value is None:
+            env.pop(key)
+        else:
+            env[key] = value
+    run = drift_check("check", env=env, cwd=project, timeout=60)
+    assert run.code == 2, run.output
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    assert expected in lines[0], lines[0]
+    assert pg_server.password not in run.output
+    assert "  database " not in run.stdout

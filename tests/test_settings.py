@@ -23,6 +23,7 @@ BASE = {"POSTGRES_HOST": "db.example", "POSTGRES_USER": "app"}
 def test_precedence_flag_over_environment_over_env_file_over_default(project_dir: Path) -> None:
     (project_dir / ".env.k8s.development").write_text(
         "POSTGRES_HOST=from-file\nPOSTGRES_PORT=6000\nPOSTGRES_USER=file-user\nPOSTGRES_DB=filedb\n"
+        "DRIFT_MAINTENANCE_DB=maint\n"
     )
     settings = load_settings(
         {"POSTGRES_HOST": "from-flag"},
@@ -32,7 +33,8 @@ def test_precedence_flag_over_environment_over_env_file_over_default(project_dir
     assert settings.host == "from-flag"
     assert settings.port == 7000
     assert settings.user == "file-user"
-    assert settings.maintenance_db == "filedb"
+    assert settings.app_database == "filedb"
+    assert (settings.maintenance_db, settings.maintenance_db_explicit) == ("maint", True)
     assert settings.sslmode is None
     assert settings.prefix == "drift_check"
     assert settings.sources["POSTGRES_HOST"] == "flag"

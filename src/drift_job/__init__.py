@@ -7,7 +7,7 @@ layer over it (:mod:`drift_job.cli`).
 from importlib.metadata import PackageNotFoundError, version
 
 try:
-    __version__ = version("drift-check")
+    __version__ = version("alembic-drift-check")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 

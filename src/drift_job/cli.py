@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from drift_job import __version__
 from drift_job.errors import DriftCheckError, ExitCode
+from drift_job.failure_report import discard_stdout, report_failure
 from drift_job.report import (
     CheckResult,
     render_json,
@@ -49,7 +50,10 @@ FLAG_KEYS = {
     "host": "POSTGRES_HOST",
     "port": "POSTGRES_PORT",
     "user": "POSTGRES_USER",
-    "maintenance_db": "POSTGRES_DB",
+    "maintenance_db": "DRIFT_MAINTENANCE_DB",
+    "python": "DRIFT_PYTHON",
+    "name": "DRIFT_ALEMBIC_NAME",
+    "verbose": "DRIFT_VERBOSE",
     "sslmode": "POSTGRES_SSLMODE",
     "prefix": "DRIFT_DB_PREFIX",
     "url_env": "DRIFT_URL_ENV",
@@ -91,7 +95,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--maintenance-db",
         metavar="NAME",
-        help="database to connect to for CREATE/DROP (POSTGRES_DB)",
+        help="database to connect to for CREATE/DROP (DRIFT_MAINTENANCE_DB, postgres)",
+    )
+    group.add_argument(
+        "--python",
+        metavar="PATH",
+        help="interpreter that runs the project's code, e.g. its venv's (DRIFT_PYTHON)",
     )
     group.add_argument("--sslmode", help="libpq sslmode (POSTGRES_SSLMODE)")
     group.add_argument("--prefix", help="temporary database name prefix (DRIFT_DB_PREFIX)")
@@ -102,6 +111,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--debug", action="store_true", help="show tracebacks (secrets still redacted)"
+    )
+
+
+def _alembic_name(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-n",
+        "--name",
+        metavar="SECTION",
+        help="section of alembic.ini to use, as alembic -n (DRIFT_ALEMBIC_NAME, alembic)",
     )
 
 
@@ -122,6 +140,17 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(check)
+    _alembic_name(check)
+    check.add_argument(
+        "-x",
+        dest="x",
+        metavar="ARG",
+        action="append",
+        help="Alembic -x argument for env.py (repeatable; DRIFT_ALEMBIC_X)",
+    )
+    check.add_argument(
+        "-v", "--verbose", action="store_const", const="1", help="more detail (DRIFT_VERBOSE)"
+    )
     check.add_argument("--format", help="text (default), json, markdown or junit (DRIFT_FORMAT)")
     check.add_argument("--output", metavar="FILE", help="write the report to FILE (DRIFT_OUTPUT)")
     check.add_argument(
@@ -163,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     config = commands.add_parser("config", help="print the effective settings (password redacted)")
     _common(config)
+    _alembic_name(config)
     config.add_argument(
         "--check-connection",
         action="store_true",
@@ -175,6 +205,8 @@ def _flags(args: argparse.Namespace) -> dict[str, str | None]:
     flags = {key: getattr(args, dest, None) for dest, key in FLAG_KEYS.items()}
     if getattr(args, "set_env", None):
         flags["DRIFT_SET_ENV"] = "\n".join(args.set_env)
+    if getattr(args, "x", None):
+        flags["DRIFT_ALEMBIC_X"] = "\n".join(args.x)
     return flags
 
 
@@ -229,7 +261,7 @@ def _show_project_output(result: CheckResult) -> None:
 def _check(args: argparse.Namespace, settings: Settings) -> int:
     progress_stream = sys.stdout if settings.output_format == "text" else sys.stderr
     print(f"drift-check {__version__}", file=progress_stream, flush=True)
-    verbose = bool(getattr(settings, "verbose", False))
+    verbose = settings.verbose
     result = run_check(
         settings,
         progress=_print_stage(progress_stream),
@@ -274,9 +306,11 @@ def _sweep(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.CLEAN
 
 
-def _config(args: argparse.Namespace, settings: Settings) -> int:
+def _config(args: argparse.Namespace, settings: Settings, stdout: IO[str]) -> int:
+    # Straight to the real stdout: describe() already shows the password as ***, and
+    # substring redaction would mangle any other value that happens to contain it.
     for key, value in settings.describe().items():
-        print(f"{key}={value}")
+        print(f"{key}={value}", file=stdout)
     if args.check_connection:
         print(check_connection(settings))
     return ExitCode.CLEAN
@@ -298,6 +332,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     redact = Redactor()
     streams = (sys.stdout, sys.stderr)
     sys.stderr = RedactingStream(sys.stderr, redact)  # free text only; stdout has the report
+    settings: Settings | None = None
     try:
         settings = load_settings(_flags(args))
         for secret in settings.secrets():
@@ -306,10 +341,15 @@ def run(argv: Sequence[str] | None = None) -> int:
             return _check(args, settings)
         if args.command == "sweep":
             return _sweep(args, settings)
-        return _config(args, settings)
+        return _config(args, settings, streams[0])
+    except BrokenPipeError:
+        discard_stdout()
+        return int(ExitCode.CLEAN if args.command == "config" else ExitCode.BAD_INPUT)
     except DriftCheckError as error:
         if args.debug:
             traceback.print_exc()
+        if settings is None and args.command == "check":
+            report_failure(args, error, redact)
         print(f"drift-check: {error}", file=sys.stderr)
         _summarise_failure(error, redact)
         return int(error.exit_code)
@@ -327,7 +367,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         )
         return int(ExitCode.BAD_INPUT)
     finally:
-        sys.stdout.flush()
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            discard_stdout()
         sys.stderr.flush()
         sys.stdout, sys.stderr = streams
 

@@ -44,6 +44,9 @@ class ServerAddress:
     password: str | None = field(repr=False)
     sslmode: str | None
     maintenance_db: str
+    #: The maintenance database is the default, not the user's choice: if it does not exist,
+    #: fall back to template1, as ``createdb`` does.
+    maintenance_fallback: bool = False
 
     @property
     def label(self) -> str:
@@ -268,12 +271,28 @@ def sweep(
     return dropped
 
 
+def maintenance_connection(
+    address: ServerAddress, *, timeout: float, application_name: str
+) -> PgConnection:
+    """A connection to the maintenance database (``template1`` when the default ``postgres``
+    does not exist and the user named none)."""
+    try:
+        return connect(
+            address, address.maintenance_db, timeout=timeout, application_name=application_name
+        )
+    except ConfigError as exc:
+        missing = f'database "{address.maintenance_db}" does not exist' in str(exc)
+        if not (missing and address.maintenance_fallback):
+            raise
+    return connect(address, "template1", timeout=timeout, application_name=application_name)
+
+
 @contextmanager
 def admin_connection(
     address: ServerAddress, *, timeout: float, application_name: str
 ) -> Iterator[PgConnection]:
     """A maintenance-database connection for CREATE/DROP, closed on exit."""
     with closing(
-        connect(address, address.maintenance_db, timeout=timeout, application_name=application_name)
+        maintenance_connection(address, timeout=timeout, application_name=application_name)
     ) as conn:
         yield conn

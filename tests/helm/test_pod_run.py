@@ -467,42 +467,6 @@ def executable() -> Path:
     return Path(found)
 
 
-@pytest.fixture(scope="module")
-def knows_maintenance_db(executable: Path) -> bool:
-    """Whether the installed CLI reads DRIFT_MAINTENANCE_DB (older ones connected to
-    POSTGRES_DB for CREATE/DROP): `drift-check config` shows the probe value when it does."""
-    probe = "pod_run_probe_maintenance"
-    completed = subprocess.run(
-        [str(executable), "config"],
-        cwd=REPO_ROOT,
-        env={**IMAGE_ENV, "PATH": f"{executable.parent}{os.pathsep}/usr/bin{os.pathsep}/bin",
-             "DRIFT_MAINTENANCE_DB": probe},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )  # fmt: skip
-    return probe in completed.stdout + completed.stderr
-
-
-def expect_maintenance_db(request: pytest.FixtureRequest, knows_maintenance_db: bool) -> None:
-    """Marks a case that depends on DRIFT_MAINTENANCE_DB as an expected failure (it still
-    runs) while the installed CLI does not read that key yet."""
-    if not knows_maintenance_db:
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="the installed drift-check does not read DRIFT_MAINTENANCE_DB yet and "
-                "connects to POSTGRES_DB (the application's database) for CREATE/DROP",
-                strict=True,
-            )
-        )
-
-
-@pytest.fixture
-def needs_maintenance_db(request: pytest.FixtureRequest, knows_maintenance_db: bool) -> None:
-    expect_maintenance_db(request, knows_maintenance_db)
-
-
 def server_values(pg_server: Any, **overrides: Any) -> dict[str, Any]:
     values = {
         "postgres": {
@@ -646,7 +610,6 @@ def test_app_database_is_never_connected_to(
     pg_server: Any,
     executable: Path,
     tmp_path: Path,
-    needs_maintenance_db: None,
 ) -> None:
     """postgres.database names the application's database, which need not even exist on this
     server: CREATE/DROP go through postgres.maintenanceDatabase."""
@@ -670,7 +633,6 @@ def test_maintenance_database_is_the_one_connected_to(
     pg_server: Any,
     executable: Path,
     tmp_path: Path,
-    needs_maintenance_db: None,
 ) -> None:
     """A maintenance database that does not exist fails the Job (the CLI cannot have ignored
     it), and nothing is created."""
@@ -767,12 +729,8 @@ def test_env_file_mode(
     executable: Path,
     tmp_path: Path,
     app_database: str,
-    request: pytest.FixtureRequest,
-    knows_maintenance_db: bool,
 ) -> None:
     """A whole `.env.k8s.development` from an existing Secret is the configuration."""
-    if app_database != "postgres":
-        expect_maintenance_db(request, knows_maintenance_db)
     env_file = "\n".join(
         [
             "# connection of the development environment",

@@ -125,6 +125,33 @@ def env_file(
     return build
 
 
+def password_file_at(path: str) -> Builder:
+    return lambda project, tmp: ([], {"POSTGRES_PASSWORD": None, "POSTGRES_PASSWORD_FILE": path})
+
+
+def fifo_case(kind: str) -> Builder:
+    """A FIFO nobody writes to: reading it would hang the run."""
+
+    def build(project: Path, tmp: Path) -> Setup:
+        path = tmp / f"{kind}-fifo"
+        os.mkfifo(path)
+        if kind == "password":
+            return [], {"POSTGRES_PASSWORD": None, "POSTGRES_PASSWORD_FILE": str(path)}
+        return [], {"DRIFT_ENV_FILE": str(path)}
+
+    return build
+
+
+def env_file_nul(key: str) -> Builder:
+    """``key`` only in an env file, with a NUL byte in its value."""
+
+    def build(project: Path, tmp: Path) -> Setup:
+        path = _file(tmp, "nul.env", f"{key}=before\0after\n")
+        return [], {key: None, "DRIFT_ENV_FILE": str(path)}
+
+    return build
+
+
 def default_env_file(content: str) -> Builder:
     def build(project: Path, tmp: Path) -> Setup:
         _file(project, DEFAULT_ENV_FILE, content)
@@ -222,11 +249,40 @@ CASES = [
     Case("user file empty", secret_file("POSTGRES_USER", "\n"), 2, "POSTGRES_USER_FILE"),
     Case("wrong password", env(POSTGRES_PASSWORD="not-the-password"), 2, "password authentication"),
     Case("unknown role", env(POSTGRES_USER="nobody_here"), 2, "nobody_here"),
-    Case("maintenance database missing", env(POSTGRES_DB="no_such_db"), 2, "no_such_db"),
+    Case("maintenance database missing", env(DRIFT_MAINTENANCE_DB="no_such_db"), 2, "no_such_db"),
+    Case(
+        "server settings without a host",
+        env(POSTGRES_HOST=None),
+        2,
+        "POSTGRES_HOST: not set, but POSTGRES_USER, POSTGRES_PORT, POSTGRES_PASSWORD, POSTGRES_DB",
+    ),
+    Case(
+        "embedded server and a host",
+        env(DRIFT_SERVER="embedded"),
+        2,
+        "DRIFT_SERVER: embedded (environment) conflicts with POSTGRES_HOST",
+    ),
+    Case("password file is a device", password_file_at("/dev/zero"), 2, "/dev/zero"),
+    Case("password file is a FIFO", fifo_case("password"), 2, "(a FIFO)"),
+    Case(
+        "password with a NUL byte in the env file",
+        env_file_nul("POSTGRES_PASSWORD"),
+        2,
+        "POSTGRES_PASSWORD: contains a NUL byte (from the env file)",
+    ),
     # -- env files -----------------------------------------------------------------------------
     Case("env file missing (DRIFT_ENV_FILE)", env(DRIFT_ENV_FILE="missing.env"), 2, "missing.env"),
     Case("env file missing (--env-file)", flags("--env-file", "gone.env"), 2, "gone.env"),
     Case("env file is a directory", env_file(None, name="env-dir"), 2, "env-dir"),
+    Case("env file is /dev/zero", flags("--env-file", "/dev/zero"), 2, "/dev/zero"),
+    Case("env file is a FIFO", fifo_case("env"), 2, "(a FIFO)"),
+    Case(
+        "env file larger than 1 MiB",
+        env_file("# padding\n" * 110_000, name="huge.env"),
+        2,
+        "huge.env: is larger than 1 MiB",
+    ),
+    Case("env file with a NUL byte", env_file_nul("DRIFT_DB_PREFIX"), 2, "DRIFT_DB_PREFIX"),
     Case(
         "env file not UTF-8",
         env_file(b"POSTGRES_USER=\xff\xfe\n", name="latin.env"),
@@ -287,6 +343,10 @@ CASES = [
     Case("format unknown (DRIFT_FORMAT)", env(DRIFT_FORMAT="yaml"), 2, "DRIFT_FORMAT"),
     Case("format unknown (--format)", flags("--format", "xml"), 2, "DRIFT_FORMAT"),
     Case("driver unknown", env(DRIFT_DRIVER="odbc"), 2, "DRIFT_DRIVER"),
+    Case("server kind unknown", env(DRIFT_SERVER="remote"), 2, "DRIFT_SERVER"),
+    Case("python missing", flags("--python", "/nonexistent/python"), 2, "DRIFT_PYTHON"),
+    Case("worker memory too small", env(DRIFT_WORKER_MEMORY="16M"), 2, "DRIFT_WORKER_MEMORY"),
+    Case("control character in a flag", flags("--host", "db\x1b[2J"), 2, "POSTGRES_HOST"),
     Case("url env not a variable name", env(DRIFT_URL_ENV="not a name"), 2, "DRIFT_URL_ENV"),
     Case("set-env unknown field", env(DRIFT_SET_ENV="DATABASE_URL={uri}"), 2, "DRIFT_SET_ENV"),
     Case("set-env without =", env(DRIFT_SET_ENV="no-equals-sign"), 2, "DRIFT_SET_ENV"),

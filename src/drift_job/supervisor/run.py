@@ -176,11 +176,8 @@ class Supervisor:
     def _prepare(self, address: ServerAddress) -> PgConnection:
         """The connection held for the whole run: it proves the run alive to ``sweep``."""
         settings = self.settings
-        conn = database.connect(
-            address,
-            address.maintenance_db,
-            timeout=settings.connect_timeout,
-            application_name=self.application_name,
+        conn = database.maintenance_connection(
+            address, timeout=settings.connect_timeout, application_name=self.application_name
         )
         superuser = database.check_can_create(conn)
         if superuser and not settings.embedded:

@@ -26,6 +26,7 @@ def configured_address(settings: Settings) -> ServerAddress:
         settings.password,
         settings.sslmode,
         settings.maintenance_db,
+        maintenance_fallback=not settings.maintenance_db_explicit,
     )
 
 
