@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 
-from drift_job import database
+from drift_job import database, leftovers
 from drift_job.comparison import Comparison, compare
 from drift_job.database import ServerAddress
 from drift_job.errors import (
@@ -194,7 +194,13 @@ class _Job:
 
     def work(self) -> None:
         """Create, migrate, compare, drop: everything that touches the server and the project."""
+        liveness = ExitStack()  # liveness: a sweep leaves our database alone while it is open
         try:
+            liveness.enter_context(
+                leftovers.hold_liveness(
+                    self.address, self.state.run_id, self.settings.connect_timeout
+                )
+            )
             try:
                 self._create()
                 self._migrate_and_compare()
@@ -209,6 +215,7 @@ class _Job:
         except BaseException as error:  # handed to the supervising thread
             self.state.error = error
         finally:
+            liveness.close()  # liveness: released after the drop
             self.state.done.set()
 
     def _create(self) -> None:
@@ -220,7 +227,7 @@ class _Job:
                 application_name=state.application_name,
             ) as conn:
                 database.check_can_create(conn)
-                database.sweep(
+                leftovers.sweep(
                     conn, settings.prefix, settings.orphan_ttl, dry_run=False, log=self.log
                 )
                 name = database.create_database(
@@ -359,10 +366,13 @@ def check_connection(settings: Settings) -> str:
 
 def run_sweep(
     settings: Settings, older_than: float, *, dry_run: bool, log: Callable[[str], None]
-) -> int:
-    """Drop leftovers of killed runs on the configured server; returns how many were found."""
+) -> leftovers.SweepOutcome:
+    """Drop leftovers of killed runs on the configured server, and say what it did."""
     address = configured_address(settings)
     with database.admin_connection(
         address, timeout=settings.connect_timeout, application_name="drift-check sweep"
     ) as conn:
-        return len(database.sweep(conn, settings.prefix, older_than, dry_run=dry_run, log=log))
+        outcome = leftovers.sweep(
+            conn, settings.prefix, older_than, dry_run=dry_run, log=log, report_foreign=True
+        )
+    return outcome
