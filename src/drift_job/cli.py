@@ -151,7 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-database", action="store_true", help="keep the temporary database for debugging"
     )
 
-    sweep = commands.add_parser("sweep", help="drop temporary databases left behind by killed runs")
+    sweep = commands.add_parser(
+        "sweep",
+        help="drop temporary databases and stop throwaway servers left behind by killed runs",
+    )
     _common(sweep)
     sweep.add_argument(
         "--older-than",
@@ -245,10 +248,16 @@ def _sweep_age(text: str) -> float:
 def _sweep(args: argparse.Namespace, settings: Settings) -> int:
     older_than = settings.orphan_ttl if args.older_than is None else _sweep_age(args.older_than)
     outcome = run_sweep(settings, older_than, dry_run=args.dry_run, log=print)
+    servers = (
+        f"{outcome.servers} orphaned throwaway server(s) {'found' if args.dry_run else 'reaped'}"
+    )
+    if not outcome.databases_swept:
+        print(f"{servers}; no database server to sweep (POSTGRES_HOST not set)")
+        return ExitCode.CLEAN
     line = f"{len(outcome.dropped)} leftover database(s) {'found' if args.dry_run else 'dropped'}"
     if outcome.failed:
         line += f", {len(outcome.failed)} could not be dropped"
-    print(line)
+    print(f"{line}; {servers}" if outcome.servers else line)
     if outcome.failed:
         names = ", ".join(leftover.name for leftover in outcome.failed)
         print(f"drift-check: could not drop {names} (see above)", file=sys.stderr)

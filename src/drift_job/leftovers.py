@@ -150,6 +150,10 @@ class SweepOutcome:
     live: list[Leftover] = field(default_factory=list)
     foreign: list[Leftover] = field(default_factory=list)
     failed: list[Leftover] = field(default_factory=list)
+    #: Orphaned throwaway servers reaped (see :func:`drift_job.server.reap_orphans`).
+    servers: int = 0
+    #: False when no server is configured: only throwaway servers were looked at.
+    databases_swept: bool = True
 
 
 def _one_line(exc: psycopg2.Error) -> str:

@@ -40,7 +40,7 @@ from drift_job.migrations import (
 )
 from drift_job.project import AlembicProject, load_revisions, open_project
 from drift_job.report import CheckResult
-from drift_job.server import ThrowawayServer, find_binaries
+from drift_job.server import ThrowawayServer, find_binaries, reap_orphans
 from drift_job.settings import Settings
 
 #: Receives (stage, seconds, note) as each stage finishes.
@@ -153,6 +153,7 @@ def server_for(settings: Settings, timer: _Timer) -> Iterator[ServerAddress]:
         yield configured_address(settings)
         return
     with timer.stage("server") as note:
+        reap_orphans(note.append)  # throwaway servers of runs killed by SIGKILL or OOM
         binaries = find_binaries()
         server = ThrowawayServer(binaries).start()
         note.append(f"throwaway PostgreSQL from the {binaries.origin} ({binaries.bindir})")
@@ -367,7 +368,10 @@ def check_connection(settings: Settings) -> str:
 def run_sweep(
     settings: Settings, older_than: float, *, dry_run: bool, log: Callable[[str], None]
 ) -> leftovers.SweepOutcome:
-    """Drop leftovers of killed runs on the configured server, and say what it did."""
+    """Reap orphaned throwaway servers, then sweep the configured server (if there is one)."""
+    servers = reap_orphans(log, dry_run=dry_run)
+    if settings.embedded:
+        return leftovers.SweepOutcome(servers=servers, databases_swept=False)
     address = configured_address(settings)
     with database.admin_connection(
         address, timeout=settings.connect_timeout, application_name="drift-check sweep"
@@ -375,4 +379,5 @@ def run_sweep(
         outcome = leftovers.sweep(
             conn, settings.prefix, older_than, dry_run=dry_run, log=log, report_foreign=True
         )
+    outcome.servers = servers
     return outcome
