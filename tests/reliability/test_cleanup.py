@@ -319,7 +319,9 @@ def _killed_leftover(server: Any, project: Path) -> str:
     ends it as soon as the server notices the client is gone.
     """
     before = set(temporary_databases(server, LOOKALIKE_DECOYS))
-    env = server.env(PGOPTIONS="-c client_connection_check_interval=200")
+    scratch = project / "tmp"  # SIGKILL leaves the run's scratch directory in its TMPDIR
+    scratch.mkdir(exist_ok=True)
+    env = server.env(PGOPTIONS="-c client_connection_check_interval=200", TMPDIR=str(scratch))
     process = start("check", env=env, cwd=project)
     try:
         name = _created_name(process)
