@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 import threading
 import traceback
@@ -180,13 +181,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-database", action="store_true", help="keep the temporary database for debugging"
     )
 
-    sweep = commands.add_parser("sweep", help="drop temporary databases left behind by killed runs")
+    sweep = commands.add_parser(
+        "sweep",
+        help="drop temporary databases and stop throwaway servers left behind by killed runs",
+    )
     _common(sweep)
     sweep.add_argument(
         "--older-than",
         metavar="DURATION",
         default=None,
-        help="only leftovers older than this (default DRIFT_ORPHAN_TTL, 6h)",
+        help="only leftovers older than this; 0 for all whose run is gone "
+        "(default DRIFT_ORPHAN_TTL, 6h)",
     )
     sweep.add_argument("--dry-run", action="store_true", help="list what would be dropped")
 
@@ -292,17 +297,39 @@ def _connection_string(settings: Settings, name: str) -> str:
     return f"{name}: psql 'postgresql://{user}{host}:{settings.port}/{name}'"
 
 
+#: ``--older-than 0`` (also ``0s``, ``0.0h``): unlike DRIFT_ORPHAN_TTL, this may be zero.
+ZERO_DURATION = re.compile(r"^\s*0+(?:\.0*)?\s*[smhd]?\s*$")
+
+
+def _sweep_age(text: str) -> float:
+    """``--older-than``: a duration, or 0 (every leftover of ours whose run is gone)."""
+    if ZERO_DURATION.match(text):
+        return 0.0
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise DriftCheckError(
+            f"--older-than: {text!r} is not a duration (e.g. 0, 90s, 15m, 6h, 1d)"
+        ) from None
+
+
 def _sweep(args: argparse.Namespace, settings: Settings) -> int:
-    older_than = settings.orphan_ttl
-    if args.older_than is not None:
-        try:
-            older_than = parse_duration(args.older_than)
-        except ValueError:
-            raise DriftCheckError(
-                f"--older-than: {args.older_than!r} is not a duration (e.g. 6h)"
-            ) from None
-    found = run_sweep(settings, older_than, dry_run=args.dry_run, log=print)
-    print(f"{found} leftover database(s) {'found' if args.dry_run else 'dropped'}")
+    older_than = settings.orphan_ttl if args.older_than is None else _sweep_age(args.older_than)
+    outcome = run_sweep(settings, older_than, dry_run=args.dry_run, log=print)
+    servers = (
+        f"{outcome.servers} orphaned throwaway server(s) {'found' if args.dry_run else 'reaped'}"
+    )
+    if not outcome.databases_swept:
+        print(f"{servers}; no database server to sweep (POSTGRES_HOST not set)")
+        return ExitCode.CLEAN
+    line = f"{len(outcome.dropped)} leftover database(s) {'found' if args.dry_run else 'dropped'}"
+    if outcome.failed:
+        line += f", {len(outcome.failed)} could not be dropped"
+    print(f"{line}; {servers}" if outcome.servers else line)
+    if outcome.failed:
+        names = ", ".join(leftover.name for leftover in outcome.failed)
+        print(f"drift-check: could not drop {names} (see above)", file=sys.stderr)
+        return ExitCode.INFRASTRUCTURE
     return ExitCode.CLEAN
 
 

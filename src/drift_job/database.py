@@ -1,7 +1,8 @@
-"""The temporary database: connect to the server, create, mark, drop, and sweep leftovers.
+"""The temporary database: connect to the server, create, mark and drop it.
 
 Identifiers are always quoted with psycopg2's ``sql`` module. Every database we create carries
 a marker comment, and nothing without that marker (and our name pattern) is ever dropped.
+Finding and sweeping leftovers of killed runs is in :mod:`drift_job.leftovers`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -129,15 +130,24 @@ def marker(run_id: str, created: datetime) -> str:
     )
 
 
-def parse_marker(comment: str | None) -> datetime | None:
-    """The creation time recorded in our marker, or None if the comment is not ours."""
+@dataclass(frozen=True)
+class Marker:
+    """What our marker comment records: which run created the database, and when."""
+
+    run_id: str
+    created: datetime
+
+
+def read_marker(comment: str | None) -> Marker | None:
+    """The marker in a database comment, or None if the comment is not ours."""
     if not comment:
         return None
     try:
         data = json.loads(comment)
         if not isinstance(data, dict) or data.get("tool") != TOOL_NAME:
             return None
-        return datetime.strptime(str(data["created"]), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        created = datetime.strptime(str(data["created"]), "%Y-%m-%dT%H:%M:%SZ")
+        return Marker(str(data.get("run_id", "")), created.replace(tzinfo=UTC))
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -216,59 +226,6 @@ def terminate_run_sessions(conn: PgConnection, application_name: str) -> None:
             "WHERE application_name = %s AND pid <> pg_backend_pid()",
             (application_name,),
         )
-
-
-@dataclass(frozen=True)
-class Leftover:
-    """A database that a killed run left behind."""
-
-    name: str
-    created: datetime
-    age_seconds: float
-
-
-def find_leftovers(conn: PgConnection, prefix: str, older_than: float) -> list[Leftover]:
-    """Our databases (prefix pattern AND marker comment) older than ``older_than`` seconds."""
-    pattern = name_pattern(prefix)
-    now = datetime.now(UTC)
-    with conn.cursor() as cur:
-        cur.execute(
-            "SELECT d.datname, shobj_description(d.oid, 'pg_database') FROM pg_database d "
-            "WHERE d.datname LIKE %s ORDER BY d.datname",
-            (prefix.replace("_", r"\_") + r"\_%",),
-        )
-        rows = cur.fetchall()
-    leftovers = []
-    for name, comment in rows:
-        created = parse_marker(comment)
-        if pattern.match(name) and created is not None:
-            age = (now - created).total_seconds()
-            if age >= older_than:
-                leftovers.append(Leftover(name, created, age))
-    return leftovers
-
-
-def sweep(
-    conn: PgConnection, prefix: str, older_than: float, *, dry_run: bool, log: Callable[[str], None]
-) -> list[Leftover]:
-    """Drop leftovers of killed runs, logging each one; returns those dropped (or, with
-    ``dry_run``, those that would be). Another role's leftovers are logged and left alone."""
-    leftovers = find_leftovers(conn, prefix, older_than)
-    dropped = []
-    for leftover in leftovers:
-        hours = leftover.age_seconds / 3600
-        if dry_run:
-            log(f"would drop leftover database {leftover.name} (age {hours:.1f} h)")
-            dropped.append(leftover)
-            continue
-        try:
-            drop_database(conn, leftover.name)
-        except psycopg2.errors.InsufficientPrivilege:
-            log(f"cannot drop leftover database {leftover.name}: owned by another role")
-            continue
-        log(f"dropped leftover database {leftover.name} (age {hours:.1f} h)")
-        dropped.append(leftover)
-    return dropped
 
 
 def maintenance_connection(

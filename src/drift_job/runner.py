@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from drift_job import database
+from drift_job import database, leftovers
 from drift_job.errors import ExitCode
 from drift_job.report import CheckResult
+from drift_job.server import reap_orphans
 from drift_job.settings import Settings
 from drift_job.supervisor.redaction import Redactor
 from drift_job.supervisor.run import Progress, Supervisor
@@ -63,10 +64,17 @@ def check_connection(settings: Settings) -> str:
 
 def run_sweep(
     settings: Settings, older_than: float, *, dry_run: bool, log: Callable[[str], None]
-) -> int:
-    """Drop leftovers of killed runs on the configured server; returns how many were found."""
+) -> leftovers.SweepOutcome:
+    """Reap orphaned throwaway servers, then sweep the configured server (if there is one)."""
+    servers = reap_orphans(log, dry_run=dry_run)
+    if settings.embedded:
+        return leftovers.SweepOutcome(servers=servers, databases_swept=False)
     address = configured_address(settings)
     with database.admin_connection(
         address, timeout=settings.connect_timeout, application_name="drift-check sweep"
     ) as conn:
-        return len(database.sweep(conn, settings.prefix, older_than, dry_run=dry_run, log=log))
+        outcome = leftovers.sweep(
+            conn, settings.prefix, older_than, dry_run=dry_run, log=log, report_foreign=True
+        )
+    outcome.servers = servers
+    return outcome

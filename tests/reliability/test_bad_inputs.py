@@ -201,7 +201,13 @@ ROOT_READS_ANYTHING = (
 CASES = [
     # -- server and credentials ----------------------------------------------------------------
     Case("user missing", env(POSTGRES_USER=None), 2, "POSTGRES_USER"),
-    Case("host missing (sweep)", env(POSTGRES_HOST=None), 2, "POSTGRES_HOST", command=("sweep",)),
+    Case(
+        "host missing (sweep --older-than bad)",
+        env(POSTGRES_HOST=None),
+        2,
+        "--older-than",
+        command=("sweep", "--older-than", "later"),
+    ),
     Case(
         "host missing (config --check-connection)",
         env(POSTGRES_HOST=None),
@@ -391,7 +397,11 @@ CASES = [
         command=("sweep",),
     ),
     Case(
-        "sweep --older-than zero", flags("--older-than", "0"), 2, "--older-than", command=("sweep",)
+        "sweep --older-than negative",
+        flags("--older-than", "-1"),
+        2,
+        "--older-than",
+        command=("sweep",),
     ),
     # -- the Alembic project -------------------------------------------------------------------
     Case("alembic.ini missing (-c)", flags("-c", "missing.ini"), 2, "missing.ini"),

@@ -306,15 +306,29 @@ def test_signal_during_a_long_statement_cancels_it(
 # -- SIGKILL, the sweep, and the sweep at the start of a check ------------------------------
 
 
+def _connected(server: Any, name: str) -> int:
+    rows = query(server, "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (name,))
+    return int(rows[0][0])
+
+
 def _killed_leftover(server: Any, project: Path) -> str:
-    """Start a check with a long migration, SIGKILL it, and return the database it left."""
+    """Start a check with a long migration, SIGKILL it, and return the database it left.
+
+    The killed run's statement would keep running on the server (and its database would count
+    as alive) until it ends; client_connection_check_interval, which an operator may set too,
+    ends it as soon as the server notices the client is gone.
+    """
     before = set(temporary_databases(server, LOOKALIKE_DECOYS))
-    process = start("check", env=server.env(), cwd=project)
+    scratch = project / "tmp"  # SIGKILL leaves the run's scratch directory in its TMPDIR
+    scratch.mkdir(exist_ok=True)
+    env = server.env(PGOPTIONS="-c client_connection_check_interval=200", TMPDIR=str(scratch))
+    process = start("check", env=env, cwd=project)
     try:
         name = _created_name(process)
         wait_until(lambda: sessions_running(server, "pg_sleep(60)") > 0, 60, "migration", process)
     finally:
         kill_process(process)
+    wait_until(lambda: _connected(server, name) == 0, 10, "the killed run's sessions to end")
     left = set(temporary_databases(server, LOOKALIKE_DECOYS)) - before
     assert left == {name}, left
     comment = query(
@@ -353,8 +367,6 @@ def test_sweep_removes_what_sigkill_left(fault_server: Any, tmp_path: Path) -> N
     assert f"dropped leftover database {name}" in swept.stdout
     assert "1 leftover database(s) dropped" in swept.stdout
     assert not _exists(fault_server, name)
-    # DROP ... WITH (FORCE) also ended the killed run's session, still sleeping on the server.
-    wait_until(lambda: sessions_running(fault_server, "pg_sleep(60)") == 0, 3, "session ended")
 
 
 def test_check_sweeps_old_leftovers_first(fault_server: Any, tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from psycopg2.extensions import connection as PgConnection
 
-from drift_job import database
+from drift_job import database, leftovers
 from drift_job.comparison import Difference
 from drift_job.database import ServerAddress
 from drift_job.errors import DriftCheckError, InfrastructureError
@@ -79,7 +79,7 @@ class Supervisor:
 
     @property
     def application_name(self) -> str:
-        return f"drift-check {self.run_id}"
+        return leftovers.liveness_name(self.run_id)
 
     @contextmanager
     def timed(self, name: str) -> Iterator[list[str]]:
@@ -179,13 +179,14 @@ class Supervisor:
         conn = database.maintenance_connection(
             address, timeout=settings.connect_timeout, application_name=self.application_name
         )
+        leftovers.keep_session_alive(conn)  # its application_name proves the run alive
         superuser = database.check_can_create(conn)
         if superuser and not settings.embedded:
             self.log(
                 f"warning: role {address.user} is a superuser; a role with only CREATEDB is "
                 "enough and safer (CREATE ROLE drift_check LOGIN CREATEDB PASSWORD '…')"
             )
-        database.sweep(conn, settings.prefix, settings.orphan_ttl, dry_run=False, log=self.log)
+        leftovers.sweep(conn, settings.prefix, settings.orphan_ttl, dry_run=False, log=self.log)
         return conn
 
     def _create(self, name: str) -> set[str]:

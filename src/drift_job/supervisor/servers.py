@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from drift_job.database import ServerAddress
 from drift_job.errors import ConfigError
-from drift_job.server import ThrowawayServer, find_binaries
+from drift_job.server import ThrowawayServer, find_binaries, reap_orphans
 from drift_job.settings import Settings
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ def server_for(settings: Settings, supervisor: Supervisor) -> Iterator[ServerAdd
         yield configured_address(settings)
         return
     with supervisor.timed("server") as note:
+        reap_orphans(note.append)  # throwaway servers of runs killed by SIGKILL or OOM
         binaries = find_binaries()
         server = ThrowawayServer(binaries).start()
         note.append(f"throwaway PostgreSQL from the {binaries.origin} ({binaries.bindir})")
