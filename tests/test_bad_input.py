@@ -70,8 +70,8 @@ CASES: dict[str, tuple[Callable[[Path], None], int, str, bool]] = {
         lambda p: add_migration(p, "0007", "0006", "pass").write_text(
             "import no_such_package\n" + (p / VERSIONS / "0007_test_change.py").read_text()
         ),
-        4,
-        "0007_test_change.py",
+        2,
+        "DRIFT_PYTHON (--python)",
         False,
     ),
     "env.py with a syntax error": (

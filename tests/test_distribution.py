@@ -11,7 +11,7 @@ from pathlib import Path
 from servers import REPO_ROOT
 
 DISTRIBUTION = "alembic-drift-check"
-INSTALL = re.compile(r"\b(?:uv pip|pipx|pip) install\b(?P<args>[^`#&|;\n]*)")
+INSTALL = re.compile(r"\b(?:uv pip|pipx|pip) install\b(?P<args>[^`#&|;\n),]*)")
 OURS = re.compile(rf"^{re.escape(DISTRIBUTION)}(\[[a-z,]+\])?([<>=!~].*)?$")
 LOCAL = re.compile(r"^(\.|\./\S*|/\S+)(\[[a-z,]+\])?$")
 

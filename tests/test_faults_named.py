@@ -218,3 +218,71 @@ def test_keep_database_prints_a_connection_string_without_the_password(
     finally:
         for name in pg_server.temporary_databases():
             pg_server.query(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def test_a_migration_that_drops_the_maintenance_database_is_named(
+    pg_server: PostgresServer, tmp_path: Path
+) -> None:
+    maintenance = f"maint_{secrets.token_hex(4)}"
+    pg_server.query(f"CREATE DATABASE {maintenance}")
+    project = mini_project(tmp_path, "shared-connection")
+    add_migration(
+        project,
+        "0002",
+        "0001",
+        "with op.get_context().autocommit_block():\n"
+        f'    op.execute("DROP DATABASE {maintenance} WITH (FORCE)")',
+        versions=Path("migrations/versions"),
+    )
+    try:
+        run = drift_check("check", env=pg_server.env(DRIFT_MAINTENANCE_DB=maintenance), cwd=project)
+        assert run.code == 4, run.output
+        line = run.stderr.strip().splitlines()[-1]
+        assert f"a migration dropped the maintenance database {maintenance}" in line, line
+        assert "0002_test_change.py" in line, line
+        assert pg_server.temporary_databases() == []  # dropped through template1
+    finally:
+        pg_server.query(f"DROP DATABASE IF EXISTS {maintenance}")
+
+
+def test_guard_names_only_a_variable_called_like_a_host(
+    pg_server: PostgresServer, tmp_path: Path
+) -> None:
+    """Mealie's case: the settings default to host 'postgres', and DB_ENGINE=postgres (or
+    POSTGRES_USER=postgres) must not be offered as the variable to set."""
+    project = mini_project(tmp_path, "shared-connection")
+    _env_py(project, SETTINGS_ENV_PY.replace('"localhost"', '"postgres"'))
+    run = drift_check("check", env=pg_server.env(DB_ENGINE="postgres"), cwd=project, timeout=60)
+    assert run.code == 2, run.output
+    line = run.stderr.strip().splitlines()[-1]
+    assert "host postgres" in line, line
+    assert "DB_ENGINE" not in line and "POSTGRES_USER=" not in line, line
+    assert "POSTGRES_SERVER={host}" in line, line
+
+
+def test_settings_missing_while_revisions_load_is_one_line(
+    pg_server: PostgresServer, tmp_path: Path
+) -> None:
+    """Mealie's case: a revision file imports the app, whose settings need a value."""
+    project = mini_project(tmp_path, "shared-connection")
+    (project / "app_settings.py").write_text(
+        "from pydantic import BaseModel\n\nclass AppSettings(BaseModel):\n    PRODUCTION: bool\n\n"
+        "settings = AppSettings()\n"
+    )
+    revision = add_migration(project, "0002", "0001", "pass", versions=Path("migrations/versions"))
+    revision.write_text("import app_settings  # noqa\n" + revision.read_text())
+    run = drift_check("check", env=pg_server.env(), cwd=project)
+    assert run.code == 2, run.output
+    lines = run.stderr.strip().splitlines()
+    assert (
+        "0002_test_change.py failed to load: the application's settings (AppSettings)" in lines[-1]
+    )
+    assert "PRODUCTION: Field required" in lines[-1], lines[-1]
+
+
+def test_the_driver_is_one_the_project_has(pg_server: PostgresServer, tmp_path: Path) -> None:
+    """The fastapi template: psycopg 3 only, the URL built inside the app's settings."""
+    project = mini_project(tmp_path, "shared-connection")
+    run = drift_check("check", env=pg_server.env(), cwd=project)
+    assert run.code == 0
+    assert "(psycopg2)" in run.stdout  # psycopg2 is installed here, so it is the default

@@ -105,6 +105,8 @@ class Settings:
     toml_file: Path | None = None
     secret_files: Mapping[str, Path] = field(default_factory=dict, compare=False)
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    #: The env file's values: the project's code sees them too (below the real environment).
+    env_file_values: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def embedded(self) -> bool:
@@ -270,6 +272,7 @@ def load_settings(
         termination_message_path=resolve.target("DRIFT_TERMINATION_MESSAGE_PATH"),
         verbose=resolve.boolean("DRIFT_VERBOSE"),
         env_file=env_file,
+        env_file_values={k: v for k, v in file_values.items() if v is not None},
         secret_files=dict(resolve.secret_files),
         sources=dict(layers.sources),
     )

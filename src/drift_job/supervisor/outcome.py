@@ -38,6 +38,13 @@ def _where(supervisor: Supervisor) -> str:
 
 def worker_died(supervisor: Supervisor, how: str) -> DriftCheckError:
     """The worker ended without completing the protocol: never a verdict."""
+    worker = supervisor.worker
+    if supervisor.hello is None and worker is not None:  # no project code ran
+        status = worker.process.returncode
+        return ConfigError(
+            f"the Python at {worker.python} did not start drift-check's worker (exit status "
+            f"{status}); DRIFT_PYTHON must be a working Python interpreter"
+        )
     error = MigrationError if supervisor.stage == "migrate" else ConfigError
     return error(
         f"the process running the project's code {how} {_where(supervisor)}, "
@@ -85,14 +92,18 @@ def worker_error(supervisor: Supervisor, message: dict[str, Any]) -> DriftCheckE
     return error
 
 
-def blame(supervisor: Supervisor, error: DriftCheckError) -> str:
-    """Why cleanup could not connect: a migration that dropped the maintenance database or
-    changed the role is named as such."""
+def blame(supervisor: Supervisor, error: DriftCheckError) -> str | None:
+    """Why cleanup could not connect, when the migrations caused it: they dropped the
+    maintenance database, or changed the role's password. None for any other reason."""
     text = str(error)
-    maintenance = supervisor.address.maintenance_db if supervisor.address else "postgres"
-    if f'database "{maintenance}" does not exist' in text and supervisor.applied:
+    address = supervisor.address
+    maintenance = address.maintenance_db if address else "postgres"
+    if not supervisor.applied:
+        return None
+    if f'database "{maintenance}" does not exist' in text:
         culprit = _culprits(supervisor, DATABASE_DROPS)
         return f"a migration dropped the maintenance database {maintenance}{culprit}"
-    if "password authentication failed" in text and supervisor.applied:
-        return f"a migration changed the role's password{_culprits(supervisor, ROLE_CHANGES)}"
-    return text
+    if "password authentication failed" in text:
+        role = address.user if address else "the role"
+        return f"a migration changed the password of {role}{_culprits(supervisor, ROLE_CHANGES)}"
+    return None

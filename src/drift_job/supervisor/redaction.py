@@ -37,9 +37,11 @@ COMMON_WORDS = frozenset(
 )
 #: ``scheme://user:secret@host``, whoever wrote the URL.
 URL_CREDENTIALS = re.compile(r"(?P<keep>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+(?=@)", re.I)
-#: ``password=secret``, ``PGPASSWORD: secret``, ``"password": "secret"``, ``pwd='secret'``.
+#: ``password=secret``, ``PGPASSWORD=secret``, ``"password": "secret"``, ``pwd: 'secret'``. With
+#: a colon only a quoted value counts: ``POSTGRES_PASSWORD: contains a NUL byte`` is a message.
 KEY_VALUE = re.compile(
-    r"""(?P<keep>\b(?:[A-Z_]*PASSWORD|PGPASSWORD|password|passwd|pwd)["']?\s*[=:]\s*)"""
+    r"""(?P<keep>\b(?:[A-Z_]*PASSWORD|PGPASSWORD|password|passwd|pwd)["']?"""
+    r"""(?:\s*=\s*|\s*:\s*(?=["'])))"""
     r"""(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;&)}\]]+)""",
     re.I,
 )

@@ -14,14 +14,16 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from typing import Any, TypeVar
 
+import psycopg2
 from psycopg2.extensions import connection as PgConnection
 
 from drift_job import database, leftovers
 from drift_job.comparison import Difference
 from drift_job.database import ServerAddress
-from drift_job.errors import DriftCheckError, InfrastructureError
+from drift_job.errors import DriftCheckError, InfrastructureError, MigrationError
 from drift_job.report import CheckResult
 from drift_job.settings import Settings
 from drift_job.supervisor.control import POLL, Background, Control
@@ -35,6 +37,11 @@ T = TypeVar("T")
 Progress = Callable[[str, float, str], None]
 EMERGENCY_CONNECT_TIMEOUT = 3.0
 CLEANUP_WAIT = 30.0
+
+
+#: Messages that may come before the worker has read the job (and its token). Neither can
+#: make a verdict: an error only fails the run.
+UNSIGNED = (protocol.HELLO, protocol.ERROR, GARBAGE)
 
 
 def _present(value: T | None) -> T:
@@ -70,6 +77,7 @@ class Supervisor:
         self.database: str | None = None  # announced before CREATE is sent
         self.applied: list[str] = []
         self.revisions: dict[str, Any] = {}
+        self.hello: dict[str, Any] | None = None  # the worker's interpreter, once it is up
         self.worker: WorkerProcess | None = None
         self.admin: PgConnection | None = None
         self.address: ServerAddress | None = None
@@ -116,10 +124,7 @@ class Supervisor:
                 raise worker_died(self, worker.how_it_ended()) from None
             if message is None:
                 continue
-            if (
-                message["type"] not in (protocol.HELLO, GARBAGE)
-                and message.get("token") != self.token
-            ):
+            if message["type"] not in UNSIGNED and message.get("token") != self.token:
                 message = {
                     "type": GARBAGE,
                     "detail": f"a {message['type']} without this run's token",
@@ -134,7 +139,9 @@ class Supervisor:
 
     def _event(self, message: dict[str, Any]) -> None:
         kind = message["type"]
-        if kind == protocol.STAGE and message.get("event") == "start":
+        if kind == protocol.HELLO:
+            self.hello = message
+        elif kind == protocol.STAGE and message.get("event") == "start":
             self.stage = str(message["name"])
         elif kind == protocol.STAGE:
             self._finished(str(message["name"]), float(message["seconds"]), str(message["note"]))
@@ -222,7 +229,9 @@ class Supervisor:
         with ExitStack() as stack:
             stack.enter_context(self.control.signals())
             with self.timed("settings") as note:
-                self.worker = WorkerProcess(settings.python, settings.project_dir, self.output)
+                self.worker = WorkerProcess(
+                    settings.python, settings.project_dir, self.output, settings.env_file_values
+                )
                 stack.callback(self.worker.kill)
                 note.append(str(settings.alembic_config or settings.toml_file))
             address = self.address = stack.enter_context(server_for(settings, self))
@@ -240,7 +249,7 @@ class Supervisor:
                 note.append(f"created {name} on {address.label}")
             self.worker.send(protocol.GO)
             outcome = self._await(protocol.RESULT)
-            result.created_databases = sorted(database.database_names(self.admin) - before)
+            result.created_databases = self._created_by_migrations(before)
             result.differences = [Difference(**d) for d in outcome["differences"]]
             result.suggested_migration = str(outcome["suggested_migration"])
             count = len(result.differences)
@@ -250,6 +259,14 @@ class Supervisor:
             else:
                 result.status, result.exit_code = "clean", 0
                 result.message = "no drift"
+
+    def _created_by_migrations(self, before: set[str]) -> list[str]:
+        """Databases that appeared during the run (not ours: reported, never dropped). If the
+        held connection broke meanwhile, cleanup finds out why."""
+        try:
+            return sorted(database.database_names(_present(self.admin)) - before)
+        except psycopg2.Error:
+            return []
 
     def _cleanup(self) -> None:
         """Whatever happened: the worker killed first, then the database dropped — off this
@@ -299,19 +316,31 @@ class Supervisor:
             self._emergency_drop(name)
 
     def _emergency_drop(self, name: str) -> None:
-        """A fresh connection: end our other sessions (a CREATE in flight), then drop."""
+        """A fresh connection: end our other sessions (a CREATE in flight), then drop. If a
+        migration dropped the maintenance database, the drop goes through template1 and the
+        run fails as a migration failure (exit 4) naming the likely revision."""
         address = _present(self.address)
         wait = min(CLEANUP_WAIT, self.settings.connect_timeout)
         if self.control.stopping():
             wait = EMERGENCY_CONNECT_TIMEOUT
         try:
-            with database.admin_connection(
-                address, timeout=wait, application_name="drift-check cleanup"
-            ) as conn:
-                database.terminate_run_sessions(conn, self.application_name)
-                database.drop_database(conn, name)
+            self._drop_through(address, name, wait)
         except DriftCheckError as exc:
-            raise InfrastructureError(
-                f"could not drop temporary database {name} ({blame(self, exc)}); "
-                "it is marked as ours: `drift-check sweep` will remove it"
-            ) from exc
+            cause = blame(self, exc)
+            if cause is None:
+                raise InfrastructureError(
+                    f"could not drop temporary database {name} ({exc}); "
+                    "it is marked as ours: `drift-check sweep` will remove it"
+                ) from exc
+            try:
+                self._drop_through(replace(address, maintenance_db="template1"), name, wait)
+            except DriftCheckError:
+                cause += f"; temporary database {name} is left for `drift-check sweep`"
+            raise MigrationError(cause) from exc
+
+    def _drop_through(self, address: ServerAddress, name: str, wait: float) -> None:
+        with database.admin_connection(
+            address, timeout=wait, application_name="drift-check cleanup"
+        ) as conn:
+            database.terminate_run_sessions(conn, self.application_name)
+            database.drop_database(conn, name)

@@ -71,15 +71,23 @@ class ProjectOutput:
             self._show(line)
 
 
-def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """Our environment minus the password variables (the job adds them back when needed)."""
-    return {k: v for k, v in environ.items() if k not in WITHHELD_VARIABLES}
+def worker_environment(environ: Mapping[str, str], env_file: Mapping[str, str]) -> dict[str, str]:
+    """Our environment, with the env file's values below it (as python-dotenv loads a file
+    without overriding), minus the password variables (the job adds them back if needed)."""
+    merged = {**env_file, **environ}
+    return {k: v for k, v in merged.items() if k not in WITHHELD_VARIABLES}
 
 
 class WorkerProcess:
     """One worker: start it, send commands, read its events and its output."""
 
-    def __init__(self, python: str | None, project_dir: Path, output: ProjectOutput) -> None:
+    def __init__(
+        self,
+        python: str | None,
+        project_dir: Path,
+        output: ProjectOutput,
+        env_file: Mapping[str, str],
+    ) -> None:
         events_read, events_write = os.pipe()
         commands_read, commands_write = os.pipe()
         self.output = output
@@ -99,7 +107,7 @@ class WorkerProcess:
                 stderr=subprocess.STDOUT,
                 pass_fds=(events_write, commands_read),
                 cwd=project_dir,
-                env=worker_environment(os.environ),
+                env=worker_environment(os.environ, env_file),
                 start_new_session=True,  # a terminal's Ctrl-C reaches the supervisor only
             )
         finally:

@@ -5,6 +5,7 @@ away (3). Each comes with a one-line message that names the file or setting at f
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,7 @@ def is_disconnect(error: BaseException) -> bool:
     return False
 
 
-def _settings_validation(error: BaseException) -> str | None:
+def settings_validation(error: BaseException) -> str | None:
     """A pydantic settings object that failed to load: which fields, and why."""
     for item in exception_chain(error):
         if item.__class__.__name__ != "ValidationError":
@@ -116,6 +117,19 @@ def _settings_validation(error: BaseException) -> str | None:
     return None
 
 
+def missing_module(error: BaseException) -> str | None:
+    """A package the project needs that this interpreter does not have."""
+    for item in exception_chain(error):
+        if isinstance(item, ModuleNotFoundError):
+            return (
+                f"{one_line(item)}; the Python running the project's code ({sys.executable}) "
+                "lacks a package the project needs: install the project's dependencies there, "
+                "or point DRIFT_PYTHON (--python) at the project's virtualenv (for the "
+                "project's own package: DRIFT_PROJECT_DIR or prepend_sys_path)"
+            )
+    return None
+
+
 def classify(
     error: BaseException,
     *,
@@ -130,7 +144,7 @@ def classify(
     for item in exception_chain(error):
         if isinstance(item, Failure):
             return item
-    settings_problem = _settings_validation(error)
+    settings_problem = settings_validation(error) or missing_module(error)
     if settings_problem is not None:
         return Failure("config", settings_problem)
     if any(LOGIN_FAILURE.search(str(item)) for item in exception_chain(error)):

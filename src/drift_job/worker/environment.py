@@ -8,6 +8,7 @@ project needs it there (a template or URL variable that carries it, or sources t
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
 import tempfile
@@ -43,15 +44,23 @@ def driver_of(url_text: str | None) -> str | None:
     return url.get_driver_name() or "psycopg2"
 
 
+def _installed(driver: str) -> bool:
+    return importlib.util.find_spec(driver) is not None
+
+
 def choose_driver(job: Mapping[str, Any], ini_url: str | None) -> str:
-    """Keep the project's own driver: DRIFT_DRIVER, else its URL (env var or ini), else
-    psycopg2."""
+    """Keep the project's own driver: DRIFT_DRIVER, else its URL (env var or ini), else the
+    first PostgreSQL driver installed where the project's code runs (psycopg2 first, as
+    SQLAlchemy's ``postgresql://`` means)."""
     if job["driver"]:
         return str(job["driver"])
     candidates = [os.environ.get(job["url_env"]) if job["url_env"] else None]
     candidates += [os.environ.get(name) for name, template in job["set_env"] if "{url}" in template]
     candidates.append(ini_url)
-    return next((d for d in map(driver_of, candidates) if d), "psycopg2")
+    named = next((d for d in map(driver_of, candidates) if d), None)
+    if named is not None:
+        return named
+    return next((d for d in (*SYNC_DRIVERS, "asyncpg") if _installed(d)), "psycopg2")
 
 
 def target_url(server: Mapping[str, Any], database: str, driver: str) -> URL:
@@ -76,8 +85,11 @@ def target_url(server: Mapping[str, Any], database: str, driver: str) -> URL:
 
 
 def sync_driver(driver: str) -> str:
-    """The driver of the connection we share with env.py: it has to be synchronous."""
-    return driver if driver in SYNC_DRIVERS else "psycopg2"
+    """The driver of the connection we share with env.py: it has to be synchronous (an
+    async project's code may have psycopg 3, which is both, rather than psycopg2)."""
+    if driver in SYNC_DRIVERS:
+        return driver
+    return next((d for d in SYNC_DRIVERS if _installed(d)), "psycopg2")
 
 
 def _python_sources(root: Path) -> Iterator[Path]:

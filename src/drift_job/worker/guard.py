@@ -32,6 +32,12 @@ COMMON_VARIABLES = (
     "DB_URL",
     "DB_NAME",
 )
+#: What a variable holding each part is called (DB_HOST, POSTGRES_SERVER, DATABASE_PORT…).
+FIELD_NAMES = {
+    "host": re.compile(r"HOST|SERVER|ADDR", re.I),
+    "port": re.compile(r"PORT", re.I),
+    "database": re.compile(r"DB|DATABASE|NAME", re.I),
+}
 MARKER_QUERY = (
     "SELECT current_database(), shobj_description(d.oid, 'pg_database') "
     "FROM pg_database d WHERE d.datname = current_database()"
@@ -141,8 +147,12 @@ def _advice(what: str, environ: Mapping[str, str]) -> str:
             f"the project fell back to another database{named}; point it at PostgreSQL with "
             "DRIFT_URL_ENV or DRIFT_SET_ENV (e.g. DATABASE_URL={url})"
         )
+    field = "database" if what.startswith("database") else what.split(maxsplit=1)[0]
     url_vars = sorted(n for n, v in environ.items() if wanted and _url_mentions(v, wanted))
-    name_vars = sorted(n for n, v in environ.items() if wanted and v == wanted)
+    # Only a variable whose name says what it holds: POSTGRES_USER=postgres is no host.
+    name_vars = sorted(
+        n for n, v in environ.items() if wanted and v == wanted and FIELD_NAMES[field].search(n)
+    )
     if url_vars:
         name = url_vars[0]
         return (
@@ -151,7 +161,6 @@ def _advice(what: str, environ: Mapping[str, str]) -> str:
         )
     if name_vars:
         name = name_vars[0]
-        field = "database" if what.startswith("database") else what.split(maxsplit=1)[0]
         return (
             f"environment variable {name} names that {field}; set "
             f"DRIFT_SET_ENV='{name}={{{field}}}' (and the other connection variables env.py "

@@ -21,7 +21,14 @@ from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 from alembic.util import CommandError
 
-from .classify import Failure, exception_chain, origin_in
+from .classify import (
+    Failure,
+    exception_chain,
+    missing_module,
+    one_line,
+    origin_in,
+    settings_validation,
+)
 
 
 @dataclass
@@ -224,13 +231,22 @@ def _graph_failure(project: Project, exc: BaseException) -> Failure:
         (o for o in (origin_in(e, project.version_dirs) for e in exception_chain(exc)) if o), None
     )
     if origin is not None:
-        return Failure(
-            "migration",
-            f"migration {origin.name} failed to load: {exc.__class__.__name__}: {exc}",
-        )
+        return _load_failure(origin, exc)
     missing = _missing_parent(project)
     if missing is not None:
         return missing
     if isinstance(exc, CommandError):
         return Failure("config", f"{_where(project.options)}: {exc}")
-    return Failure("config", f"migration graph: {exc.__class__.__name__}: {exc}")
+    return Failure("config", f"migration graph: {one_line(exc)}")
+
+
+def _load_failure(origin: Path, exc: BaseException) -> Failure:
+    """A revision file that cannot be imported: an application setting missing at import, a
+    package this interpreter lacks (both exit 2), or the file itself (exit 4)."""
+    settings_problem = settings_validation(exc)
+    if settings_problem is not None:
+        return Failure("config", f"migration {origin.name} failed to load: {settings_problem}")
+    missing = missing_module(exc)
+    if missing is not None:
+        return Failure("config", f"migration {origin.name} failed to load: {missing}")
+    return Failure("migration", f"migration {origin.name} failed to load: {one_line(exc)}")
