@@ -174,3 +174,14 @@ def test_a_forged_result_is_no_verdict(
 def test_reference_app_patch_helper_still_works(project: Path) -> None:
     """(The helpers these tests use are shared with the rest of the suite.)"""
     patch(project, "alembic.ini", "truncate_slug_length = 40", "truncate_slug_length = 40")
+
+
+def test_worker_memory_is_bounded(pg_server: PostgresServer, tmp_path: Path) -> None:
+    project = hostile(tmp_path, MIGRATING + "hog = bytearray(2 << 30)")
+    run = drift_check(
+        "check", "--format", "json", env=pg_server.env(DRIFT_WORKER_MEMORY="512M"), cwd=project
+    )
+    assert run.code == 4, run.output
+    message = json.loads(run.stdout)["message"]
+    assert "ran out of memory during migrate (DRIFT_WORKER_MEMORY limits it)" in message, message
+    assert pg_server.temporary_databases() == []
