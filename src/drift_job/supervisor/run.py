@@ -14,29 +14,33 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import replace
+from functools import partial
 from typing import Any, TypeVar
 
-import psycopg2
 from psycopg2.extensions import connection as PgConnection
 
 from drift_job import database, leftovers
 from drift_job.comparison import Difference
 from drift_job.database import ServerAddress
-from drift_job.errors import DriftCheckError, InfrastructureError, MigrationError
+from drift_job.errors import DriftCheckError
 from drift_job.report import CheckResult
 from drift_job.settings import Settings
 from drift_job.supervisor.control import POLL, Background, Control
 from drift_job.supervisor.outcome import blame, worker_died, worker_error
 from drift_job.supervisor.servers import server_for
-from drift_job.supervisor.worker import GARBAGE, ProjectOutput, WorkerGone, WorkerProcess
+from drift_job.supervisor.temporary import TemporaryDatabase
+from drift_job.supervisor.worker import (
+    GARBAGE,
+    ProjectOutput,
+    WorkerGone,
+    WorkerProcess,
+    job_message,
+)
 from drift_job.worker import protocol
 
 T = TypeVar("T")
 #: Receives (stage, seconds, note) as each stage finishes.
 Progress = Callable[[str, float, str], None]
-EMERGENCY_CONNECT_TIMEOUT = 3.0
-CLEANUP_WAIT = 30.0
 
 
 #: Messages that may come before the worker has read the job (and its token). Neither can
@@ -74,12 +78,11 @@ class Supervisor:
         self.token = secrets.token_hex(16)
         self.timings: dict[str, float] = {}
         self.stage = "settings"
-        self.database: str | None = None  # announced before CREATE is sent
         self.applied: list[str] = []
         self.revisions: dict[str, Any] = {}
         self.hello: dict[str, Any] | None = None  # the worker's interpreter, once it is up
         self.worker: WorkerProcess | None = None
-        self.admin: PgConnection | None = None
+        self.temporary: TemporaryDatabase | None = None
         self.address: ServerAddress | None = None
         self.pending: Background[Any] | None = None
         self.cleanup_error: DriftCheckError | None = None
@@ -154,54 +157,6 @@ class Supervisor:
         elif kind == protocol.RESULT:  # a result where none was expected: still no verdict
             raise worker_died(self, "sent its result out of order")
 
-    def _job(self, address: ServerAddress, name: str) -> dict[str, Any]:
-        settings = self.settings
-        return {
-            "token": self.token,
-            "run_id": self.run_id,
-            "database": name,
-            "project_dir": str(settings.project_dir),
-            "project": {
-                "ini_path": str(settings.alembic_config) if settings.alembic_config else None,
-                "toml_file": str(settings.toml_file) if settings.toml_file else None,
-                "ini_section": settings.ini_section,
-                "x_args": list(settings.x_args),
-            },
-            "server": {
-                "host": address.host,
-                "port": address.port,
-                "user": address.user,
-                "password": address.password,
-                "sslmode": address.sslmode,
-            },
-            "driver": settings.driver,
-            "url_env": settings.url_env,
-            "set_env": [list(pair) for pair in settings.set_env],
-            "memory_limit": settings.worker_memory,
-        }
-
-    def _prepare(self, address: ServerAddress) -> PgConnection:
-        """The connection held for the whole run: it proves the run alive to ``sweep``."""
-        settings = self.settings
-        conn = database.maintenance_connection(
-            address, timeout=settings.connect_timeout, application_name=self.application_name
-        )
-        leftovers.keep_session_alive(conn)  # its application_name proves the run alive
-        superuser = database.check_can_create(conn)
-        if superuser and not settings.embedded:
-            self.log(
-                f"warning: role {address.user} is a superuser; a role with only CREATEDB is "
-                "enough and safer (CREATE ROLE drift_check LOGIN CREATEDB PASSWORD '…')"
-            )
-        leftovers.sweep(conn, settings.prefix, settings.orphan_ttl, dry_run=False, log=self.log)
-        return conn
-
-    def _create(self, name: str) -> set[str]:
-        admin = _present(self.admin)
-        self.database = name
-        database.create_database(admin, name, self.run_id)
-        return database.database_names(admin)
-
     def run(self, result: CheckResult) -> None:
         """Fill ``result``: the verdict, or the error that stopped the run. Never raises for
         the failures it knows."""
@@ -215,14 +170,14 @@ class Supervisor:
                 error = self.cleanup_error  # a verdict whose database stayed behind: exit 3
             else:
                 error = type(error)(f"{error}; {self.cleanup_error}")
-        result.temporary_database = self.database
+        result.temporary_database = self.temporary.name if self.temporary else None
         result.timings = self.timings
         if error is not None:
             result.status, result.exit_code = "error", error.exit_code
             result.message, result.error = str(error), error
             return
-        if self.keep_database and self.database and self.address is not None:
-            result.message += f"; kept temporary database {self.database}"
+        if self.keep_database and result.temporary_database:
+            result.message += f"; kept temporary database {result.temporary_database}"
 
     def _run(self, result: CheckResult) -> None:
         settings = self.settings
@@ -235,21 +190,24 @@ class Supervisor:
                 stack.callback(self.worker.kill)
                 note.append(str(settings.alembic_config or settings.toml_file))
             address = self.address = stack.enter_context(server_for(settings, self))
+            temporary = self.temporary = TemporaryDatabase(settings, address, self.run_id, self.log)
             stack.callback(self._cleanup)  # before the server stops
             result.server = address.label
             name = database.new_database_name(settings.prefix)
-            self.worker.send(protocol.JOB, **self._job(address, name))
-            preparing = self.preparing = Background(lambda: self._prepare(address))
+            self.worker.send(
+                protocol.JOB, **job_message(settings, address, name, self.token, self.run_id)
+            )
+            preparing = self.preparing = Background(temporary.prepare)
             self.revisions = self._await(protocol.REVISIONS)
             result.alembic_head = self.revisions["head"]
             self.stage = "database"
-            self.admin = self._wait(preparing)
+            temporary.admin = self._wait(preparing)
             with self.timed("database") as note:
-                before = self._wait(Background(lambda: self._create(name)))
+                before = self._wait(Background(lambda: temporary.create(name)))
                 note.append(f"created {name} on {address.label}")
             self.worker.send(protocol.GO)
             outcome = self._await(protocol.RESULT)
-            result.created_databases = self._created_by_migrations(before)
+            result.created_databases = temporary.created_since(before)
             result.differences = [Difference(**d) for d in outcome["differences"]]
             result.suggested_migration = str(outcome["suggested_migration"])
             count = len(result.differences)
@@ -260,87 +218,34 @@ class Supervisor:
                 result.status, result.exit_code = "clean", 0
                 result.message = "no drift"
 
-    def _created_by_migrations(self, before: set[str]) -> list[str]:
-        """Databases that appeared during the run (not ours: reported, never dropped). If the
-        held connection broke meanwhile, cleanup finds out why."""
-        try:
-            return sorted(database.database_names(_present(self.admin)) - before)
-        except psycopg2.Error:
-            return []
-
     def _cleanup(self) -> None:
         """Whatever happened: the worker killed first, then the database dropped — off this
         thread, so a signal or the deadline during a blocked DROP still ends the run fast."""
         if self.worker is not None:
             self.worker.kill()
+        temporary = self.temporary
         prepared = self.preparing.finished_value() if self.preparing else None
-        if prepared is not None and prepared is not self.admin:  # the run ended before using it
-            prepared.close()
-        name = self.database
-        if name is None or self.address is None:
+        if temporary is None:
             return
-        if self.keep_database and self.pending is None:
-            self._close_admin()
+        if prepared is not None and prepared is not temporary.admin:  # ended before using it
+            prepared.close()
+        if temporary.name is None or (self.keep_database and self.pending is None):
+            temporary.close()
             return
         self.stage = "cleanup"
+        name, culprit = temporary.name, partial(blame, self)
         try:
             with self.timed("cleanup") as note:
                 if self.pending is not None or self.control.stopping():
-                    self._emergency_drop(name)
+                    temporary.emergency_drop(culprit, stopping=True)
                 else:
                     try:
-                        self._wait(Background(lambda: self._drop(name)))
+                        self._wait(Background(lambda: temporary.drop(culprit)))
                     except DriftCheckError as stopped:  # a signal or the deadline meanwhile
-                        self._emergency_drop(name)
+                        temporary.emergency_drop(culprit, stopping=True)
                         self.cleanup_error = stopped
                 note.append(f"dropped {name}")
         except DriftCheckError as exc:
             self.cleanup_error = exc
         finally:
-            self._close_admin()
-
-    def _close_admin(self) -> None:
-        if self.admin is not None and not self.admin.closed:
-            self.admin.close()
-
-    def _drop(self, name: str) -> None:
-        """On the connection held for the run (it still works if a migration changed the
-        role's password); a fresh one if that connection broke."""
-        admin = self.admin
-        if admin is None or admin.closed:
-            self._emergency_drop(name)
-            return
-        try:
-            database.drop_database(admin, name)
-        except Exception:  # the held connection broke: a fresh one
-            self._emergency_drop(name)
-
-    def _emergency_drop(self, name: str) -> None:
-        """A fresh connection: end our other sessions (a CREATE in flight), then drop. If a
-        migration dropped the maintenance database, the drop goes through template1 and the
-        run fails as a migration failure (exit 4) naming the likely revision."""
-        address = _present(self.address)
-        wait = min(CLEANUP_WAIT, self.settings.connect_timeout)
-        if self.control.stopping():
-            wait = EMERGENCY_CONNECT_TIMEOUT
-        try:
-            self._drop_through(address, name, wait)
-        except DriftCheckError as exc:
-            cause = blame(self, exc)
-            if cause is None:
-                raise InfrastructureError(
-                    f"could not drop temporary database {name} ({exc}); "
-                    "it is marked as ours: `drift-check sweep` will remove it"
-                ) from exc
-            try:
-                self._drop_through(replace(address, maintenance_db="template1"), name, wait)
-            except DriftCheckError:
-                cause += f"; temporary database {name} is left for `drift-check sweep`"
-            raise MigrationError(cause) from exc
-
-    def _drop_through(self, address: ServerAddress, name: str, wait: float) -> None:
-        with database.admin_connection(
-            address, timeout=wait, application_name="drift-check cleanup"
-        ) as conn:
-            database.terminate_run_sessions(conn, self.application_name)
-            database.drop_database(conn, name)
+            temporary.close()

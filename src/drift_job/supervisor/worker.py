@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from drift_job.database import ServerAddress
+from drift_job.settings import Settings
 from drift_job.worker import protocol
 
 WORKER_DIR = Path(__file__).resolve().parent.parent / "worker"
@@ -39,6 +41,36 @@ WITHHELD_VARIABLES = ("POSTGRES_PASSWORD", "PGPASSWORD")
 OUTPUT_LINES_KEPT = 200
 GARBAGE = "not-a-message"  # queued in place of a line that is not a protocol message
 EXIT_WAIT = 5.0
+
+
+def job_message(
+    settings: Settings, address: ServerAddress, database: str, token: str, run_id: str
+) -> dict[str, Any]:
+    """What the worker needs to check the project (sent over the command pipe, never in the
+    arguments: it holds the password)."""
+    return {
+        "token": token,
+        "run_id": run_id,
+        "database": database,
+        "project_dir": str(settings.project_dir),
+        "project": {
+            "ini_path": str(settings.alembic_config) if settings.alembic_config else None,
+            "toml_file": str(settings.toml_file) if settings.toml_file else None,
+            "ini_section": settings.ini_section,
+            "x_args": list(settings.x_args),
+        },
+        "server": {
+            "host": address.host,
+            "port": address.port,
+            "user": address.user,
+            "password": address.password,
+            "sslmode": address.sslmode,
+        },
+        "driver": settings.driver,
+        "url_env": settings.url_env,
+        "set_env": [list(pair) for pair in settings.set_env],
+        "memory_limit": settings.worker_memory,
+    }
 
 
 class WorkerGone(Exception):

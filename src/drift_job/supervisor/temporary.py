@@ -1,0 +1,123 @@
+"""The run's temporary database on the server: the connection held for the whole run, CREATE,
+DROP (also when a migration broke the way back in), and what else appeared meanwhile."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import psycopg2
+from psycopg2.extensions import connection as PgConnection
+
+from drift_job import database, leftovers
+from drift_job.database import ServerAddress
+from drift_job.errors import DriftCheckError, InfrastructureError, MigrationError
+from drift_job.settings import Settings
+
+CLEANUP_WAIT = 30.0
+EMERGENCY_CONNECT_TIMEOUT = 3.0
+#: Why cleanup could not connect, when the migrations caused it (None otherwise).
+Blame = Callable[[DriftCheckError], "str | None"]
+
+
+class TemporaryDatabase:
+    """One run's database. ``name`` is announced before CREATE is sent, so cleanup always
+    knows what may exist."""
+
+    def __init__(
+        self, settings: Settings, address: ServerAddress, run_id: str, log: Callable[[str], None]
+    ) -> None:
+        self.settings = settings
+        self.address = address
+        self.run_id = run_id
+        self.log = log
+        self.name: str | None = None
+        self.admin: PgConnection | None = None
+
+    @property
+    def application_name(self) -> str:
+        return leftovers.liveness_name(self.run_id)
+
+    def prepare(self) -> PgConnection:
+        """Connect, check the role, sweep old leftovers. The connection is then held for the
+        whole run: its application_name proves the run alive to any ``sweep``."""
+        settings, address = self.settings, self.address
+        conn = database.maintenance_connection(
+            address, timeout=settings.connect_timeout, application_name=self.application_name
+        )
+        leftovers.keep_session_alive(conn)
+        superuser = database.check_can_create(conn)
+        if superuser and not settings.embedded:
+            self.log(
+                f"warning: role {address.user} is a superuser; a role with only CREATEDB is "
+                "enough and safer (CREATE ROLE drift_check LOGIN CREATEDB PASSWORD '…')"
+            )
+        leftovers.sweep(conn, settings.prefix, settings.orphan_ttl, dry_run=False, log=self.log)
+        return conn
+
+    def create(self, name: str) -> set[str]:
+        """CREATE (and mark) the database; returns every database on the server then."""
+        if self.admin is None:
+            raise RuntimeError("drift-check: CREATE before the connection was prepared")
+        self.name = name
+        database.create_database(self.admin, name, self.run_id)
+        return database.database_names(self.admin)
+
+    def created_since(self, before: set[str]) -> list[str]:
+        """Databases that appeared during the run (the migrations': reported, never dropped).
+        If the held connection broke meanwhile, cleanup finds out why."""
+        try:
+            return sorted(database.database_names(self.admin) - before) if self.admin else []
+        except psycopg2.Error:
+            return []
+
+    def drop(self, blame: Blame) -> None:
+        """On the held connection (it still works if a migration changed the role's
+        password); on a fresh one if that connection broke."""
+        if self.name is None:
+            return
+        admin = self.admin
+        try:
+            if admin is None or admin.closed:
+                raise psycopg2.InterfaceError("the held connection is gone")
+            database.drop_database(admin, self.name)
+        except psycopg2.Error:
+            self.emergency_drop(blame, stopping=False)
+
+    def emergency_drop(self, blame: Blame, *, stopping: bool) -> None:
+        """A fresh connection: end our other sessions (a CREATE or DROP in flight), then drop.
+        If a migration dropped the maintenance database, the drop goes through template1 and
+        the run fails as a migration failure (exit 4) naming the likely revision."""
+        name = self.name
+        if name is None:
+            return
+        wait = (
+            EMERGENCY_CONNECT_TIMEOUT
+            if stopping
+            else min(CLEANUP_WAIT, self.settings.connect_timeout)
+        )
+        try:
+            self._drop_through(self.address, name, wait)
+        except DriftCheckError as exc:
+            cause = blame(exc)
+            if cause is None:
+                raise InfrastructureError(
+                    f"could not drop temporary database {name} ({exc}); "
+                    "it is marked as ours: `drift-check sweep` will remove it"
+                ) from exc
+            try:
+                self._drop_through(replace(self.address, maintenance_db="template1"), name, wait)
+            except DriftCheckError:
+                cause += f"; temporary database {name} is left for `drift-check sweep`"
+            raise MigrationError(cause) from exc
+
+    def _drop_through(self, address: ServerAddress, name: str, wait: float) -> None:
+        with database.admin_connection(
+            address, timeout=wait, application_name="drift-check cleanup"
+        ) as conn:
+            database.terminate_run_sessions(conn, self.application_name)
+            database.drop_database(conn, name)
+
+    def close(self) -> None:
+        if self.admin is not None and not self.admin.closed:
+            self.admin.close()
