@@ -11,10 +11,11 @@ import threading
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO
 from urllib.parse import quote
 
 from drift_job import __version__
+from drift_job.arguments import build_parser, flags_of
 from drift_job.errors import DriftCheckError, ExitCode
 from drift_job.failure_report import discard_stdout, report_failure
 from drift_job.report import (
@@ -32,187 +33,6 @@ from drift_job.runner import check_connection, run_check, run_sweep
 from drift_job.settings import Settings, load_settings, parse_duration
 from drift_job.supervisor.control import BACKGROUND_THREAD
 from drift_job.supervisor.redaction import RedactingStream, Redactor
-
-EXIT_CODES_HELP = """exit codes:
-  0  no drift: the models match what the migrations build
-  1  drift: the models and the migrations differ (the report says how)
-  2  bad input or configuration (settings, alembic.ini, env.py, models that fail to
-     import, multiple heads, the safety guard refusing a connection)
-  3  database unreachable or another transient infrastructure fault (retry later)
-  4  migrations fail to load or apply
-  130/143  interrupted by SIGINT/SIGTERM (after dropping the temporary database)
-"""
-
-#: CLI option dest → settings key (flags take precedence over every other source).
-FLAG_KEYS = {
-    "env_file": "DRIFT_ENV_FILE",
-    "config": "ALEMBIC_CONFIG",
-    "project_dir": "DRIFT_PROJECT_DIR",
-    "host": "POSTGRES_HOST",
-    "port": "POSTGRES_PORT",
-    "user": "POSTGRES_USER",
-    "maintenance_db": "DRIFT_MAINTENANCE_DB",
-    "python": "DRIFT_PYTHON",
-    "name": "DRIFT_ALEMBIC_NAME",
-    "verbose": "DRIFT_VERBOSE",
-    "sslmode": "POSTGRES_SSLMODE",
-    "prefix": "DRIFT_DB_PREFIX",
-    "url_env": "DRIFT_URL_ENV",
-    "driver": "DRIFT_DRIVER",
-    "connect_timeout": "DRIFT_CONNECT_TIMEOUT",
-    "timeout": "DRIFT_TIMEOUT",
-    "orphan_ttl": "DRIFT_ORPHAN_TTL",
-    "format": "DRIFT_FORMAT",
-    "output": "DRIFT_OUTPUT",
-    "summary_file": "DRIFT_SUMMARY_FILE",
-}
-
-
-class _Parser(argparse.ArgumentParser):
-    """Usage errors as one line and exit 2, like every other bad input."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(ExitCode.BAD_INPUT, f"drift-check: {message} (see drift-check --help)\n")
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("settings (each overrides the environment variable named)")
-    group.add_argument(
-        "--env-file",
-        metavar="FILE",
-        help="env file to read (DRIFT_ENV_FILE; default .env.k8s.development if present)",
-    )
-    group.add_argument(
-        "-c", "--config", metavar="FILE", help="alembic.ini of the project (ALEMBIC_CONFIG)"
-    )
-    group.add_argument(
-        "--project-dir", metavar="DIR", help="run in this project directory (DRIFT_PROJECT_DIR)"
-    )
-    group.add_argument("--host", help="PostgreSQL host (POSTGRES_HOST; unset: a throwaway server)")
-    group.add_argument("--port", help="PostgreSQL port (POSTGRES_PORT, default 5432)")
-    group.add_argument(
-        "--user", help="PostgreSQL role (POSTGRES_USER); the password only via env or file"
-    )
-    group.add_argument(
-        "--maintenance-db",
-        metavar="NAME",
-        help="database to connect to for CREATE/DROP (DRIFT_MAINTENANCE_DB, postgres)",
-    )
-    group.add_argument(
-        "--python",
-        metavar="PATH",
-        help="interpreter that runs the project's code, e.g. its venv's (DRIFT_PYTHON)",
-    )
-    group.add_argument("--sslmode", help="libpq sslmode (POSTGRES_SSLMODE)")
-    group.add_argument("--prefix", help="temporary database name prefix (DRIFT_DB_PREFIX)")
-    group.add_argument(
-        "--connect-timeout",
-        metavar="DURATION",
-        help="retry the first connection this long (DRIFT_CONNECT_TIMEOUT, 30s)",
-    )
-    group.add_argument(
-        "--debug", action="store_true", help="show tracebacks (secrets still redacted)"
-    )
-
-
-def _alembic_name(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-n",
-        "--name",
-        metavar="SECTION",
-        help="section of alembic.ini to use, as alembic -n (DRIFT_ALEMBIC_NAME, alembic)",
-    )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="drift-check",
-        description="Fail when SQLAlchemy/SQLModel models and Alembic migrations disagree.",
-        epilog=EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"drift-check {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    check = commands.add_parser(
-        "check",
-        help="migrate a temporary database and compare it with the models",
-        epilog=EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _common(check)
-    _alembic_name(check)
-    check.add_argument(
-        "-x",
-        dest="x",
-        metavar="ARG",
-        action="append",
-        help="Alembic -x argument for env.py (repeatable; DRIFT_ALEMBIC_X)",
-    )
-    check.add_argument(
-        "-v", "--verbose", action="store_const", const="1", help="more detail (DRIFT_VERBOSE)"
-    )
-    check.add_argument("--format", help="text (default), json, markdown or junit (DRIFT_FORMAT)")
-    check.add_argument("--output", metavar="FILE", help="write the report to FILE (DRIFT_OUTPUT)")
-    check.add_argument(
-        "--summary-file",
-        metavar="FILE",
-        help="write the one-line JSON summary to FILE (DRIFT_SUMMARY_FILE)",
-    )
-    check.add_argument(
-        "--set-env",
-        metavar="NAME=TEMPLATE",
-        action="append",
-        help="set NAME for env.py, e.g. DATABASE_URL={url} (repeatable; DRIFT_SET_ENV)",
-    )
-    check.add_argument(
-        "--url-env", metavar="NAME", help="env var that env.py reads its URL from (DRIFT_URL_ENV)"
-    )
-    check.add_argument("--driver", help="DBAPI driver for the project's URL (DRIFT_DRIVER)")
-    check.add_argument(
-        "--timeout", metavar="DURATION", help="overall deadline (DRIFT_TIMEOUT, 15m)"
-    )
-    check.add_argument(
-        "--orphan-ttl",
-        metavar="DURATION",
-        help="sweep our leftovers older than this first (DRIFT_ORPHAN_TTL, 6h)",
-    )
-    check.add_argument(
-        "--keep-database", action="store_true", help="keep the temporary database for debugging"
-    )
-
-    sweep = commands.add_parser(
-        "sweep",
-        help="drop temporary databases and stop throwaway servers left behind by killed runs",
-    )
-    _common(sweep)
-    sweep.add_argument(
-        "--older-than",
-        metavar="DURATION",
-        default=None,
-        help="only leftovers older than this; 0 for all whose run is gone "
-        "(default DRIFT_ORPHAN_TTL, 6h)",
-    )
-    sweep.add_argument("--dry-run", action="store_true", help="list what would be dropped")
-
-    config = commands.add_parser("config", help="print the effective settings (password redacted)")
-    _common(config)
-    _alembic_name(config)
-    config.add_argument(
-        "--check-connection",
-        action="store_true",
-        help="also connect and confirm the role may create databases",
-    )
-    return parser
-
-
-def _flags(args: argparse.Namespace) -> dict[str, str | None]:
-    flags = {key: getattr(args, dest, None) for dest, key in FLAG_KEYS.items()}
-    if getattr(args, "set_env", None):
-        flags["DRIFT_SET_ENV"] = "\n".join(args.set_env)
-    if getattr(args, "x", None):
-        flags["DRIFT_ALEMBIC_X"] = "\n".join(args.x)
-    return flags
 
 
 def _print_stage(stream: IO[str]) -> Callable[[str, float, str], None]:
@@ -361,7 +181,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     sys.stderr = RedactingStream(sys.stderr, redact)  # free text only; stdout has the report
     settings: Settings | None = None
     try:
-        settings = load_settings(_flags(args))
+        settings = load_settings(flags_of(args))
         for secret in settings.secrets():
             redact.add(secret)
         if args.command == "check":
