@@ -5,11 +5,13 @@ what a run says about the server it used. Each case is a small project on a real
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg2
 import pytest
 from projects import add_migration, mini_project
 from servers import PostgresServer, drift_check
@@ -286,3 +288,42 @@ def test_the_driver_is_one_the_project_has(pg_server: PostgresServer, tmp_path: 
     run = drift_check("check", env=pg_server.env(), cwd=project)
     assert run.code == 0
     assert "(psycopg2)" in run.stdout  # psycopg2 is installed here, so it is the default
+
+
+def test_without_a_postgres_database_the_maintenance_database_is_template1(
+    tmp_path: Path,
+) -> None:
+    """As createdb does: a server whose `postgres` database was dropped still works when no
+    DRIFT_MAINTENANCE_DB is named; a named one that is missing is an error."""
+    from drift_job.server import ThrowawayServer, find_binaries
+
+    server = ThrowawayServer(find_binaries({"PATH": ""}), tcp=True, password="maint-test").start()
+    try:
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "PG", "DRIFT_"))
+        }
+        env.update(
+            POSTGRES_HOST="127.0.0.1",
+            POSTGRES_PORT=str(server.port),
+            POSTGRES_USER="postgres",
+            POSTGRES_PASSWORD="maint-test",
+        )
+        conn = psycopg2.connect(
+            host="127.0.0.1",
+            port=server.port,
+            user="postgres",
+            password="maint-test",
+            dbname="template1",
+        )
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("DROP DATABASE postgres")
+        conn.close()
+        project = mini_project(tmp_path, "shared-connection")
+        run = drift_check("check", env=env, cwd=project)
+        assert run.code == 0, run.output
+        named = drift_check("check", env={**env, "DRIFT_MAINTENANCE_DB": "postgres"}, cwd=project)
+        assert named.code == 2, named.output
+        assert 'database "postgres" does not exist' in named.stderr
+    finally:
+        server.stop()
