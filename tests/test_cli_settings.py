@@ -187,3 +187,16 @@ def test_a_missing_maintenance_database_is_named(pg_server: PostgresServer, proj
     run = drift_check("check", env=pg_server.env(DRIFT_MAINTENANCE_DB="no_such_db"), cwd=project)
     assert run.code == 2, run.output
     _assert_one_line(run.stderr, "no_such_db")
+
+
+def test_config_takes_the_check_command_line(tmp_path: Path) -> None:
+    """Changing only the command from ``check`` to ``config`` shows what the check would use."""
+    (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = migrations\n")
+    args = ["--set-env", "DATABASE_URL={url}", "--driver", "psycopg", "-x", "tenant=acme",
+            "--url-env", "APP_URL", "--format", "json", "--timeout", "5m"]  # fmt: skip
+    run = drift_check("config", *args, env={"PATH": os.environ["PATH"]}, cwd=tmp_path)
+    assert run.code == 0, run.output
+    for line in ("DRIFT_SET_ENV=DATABASE_URL={url}  [flag]", "DRIFT_DRIVER=psycopg  [flag]",
+                 "DRIFT_ALEMBIC_X=tenant=acme  [flag]", "DRIFT_URL_ENV=APP_URL  [flag]",
+                 "DRIFT_FORMAT=json  [flag]", "DRIFT_TIMEOUT=300s  [flag]"):  # fmt: skip
+        assert line in run.stdout, run.stdout

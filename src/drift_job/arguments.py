@@ -99,6 +99,46 @@ def _alembic_name(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _check_options(parser: argparse.ArgumentParser) -> None:
+    """What a check is told; ``config`` takes them too, so a check's command line can be
+    inspected by changing only the command."""
+    parser.add_argument(
+        "-x",
+        dest="x",
+        metavar="ARG",
+        action="append",
+        help="Alembic -x argument for env.py (repeatable; DRIFT_ALEMBIC_X)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_const", const="1", help="more detail (DRIFT_VERBOSE)"
+    )
+    parser.add_argument("--format", help="text (default), json, markdown or junit (DRIFT_FORMAT)")
+    parser.add_argument("--output", metavar="FILE", help="write the report to FILE (DRIFT_OUTPUT)")
+    parser.add_argument(
+        "--summary-file",
+        metavar="FILE",
+        help="write the one-line JSON summary to FILE (DRIFT_SUMMARY_FILE)",
+    )
+    parser.add_argument(
+        "--set-env",
+        metavar="NAME=TEMPLATE",
+        action="append",
+        help="set NAME for env.py, e.g. DATABASE_URL={url} (repeatable; DRIFT_SET_ENV)",
+    )
+    parser.add_argument(
+        "--url-env", metavar="NAME", help="env var that env.py reads its URL from (DRIFT_URL_ENV)"
+    )
+    parser.add_argument("--driver", help="DBAPI driver for the project's URL (DRIFT_DRIVER)")
+    parser.add_argument(
+        "--timeout", metavar="DURATION", help="overall deadline (DRIFT_TIMEOUT, 15m)"
+    )
+    parser.add_argument(
+        "--orphan-ttl",
+        metavar="DURATION",
+        help="sweep our leftovers older than this first (DRIFT_ORPHAN_TTL, 6h)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="drift-check",
@@ -117,41 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(check)
     _alembic_name(check)
-    check.add_argument(
-        "-x",
-        dest="x",
-        metavar="ARG",
-        action="append",
-        help="Alembic -x argument for env.py (repeatable; DRIFT_ALEMBIC_X)",
-    )
-    check.add_argument(
-        "-v", "--verbose", action="store_const", const="1", help="more detail (DRIFT_VERBOSE)"
-    )
-    check.add_argument("--format", help="text (default), json, markdown or junit (DRIFT_FORMAT)")
-    check.add_argument("--output", metavar="FILE", help="write the report to FILE (DRIFT_OUTPUT)")
-    check.add_argument(
-        "--summary-file",
-        metavar="FILE",
-        help="write the one-line JSON summary to FILE (DRIFT_SUMMARY_FILE)",
-    )
-    check.add_argument(
-        "--set-env",
-        metavar="NAME=TEMPLATE",
-        action="append",
-        help="set NAME for env.py, e.g. DATABASE_URL={url} (repeatable; DRIFT_SET_ENV)",
-    )
-    check.add_argument(
-        "--url-env", metavar="NAME", help="env var that env.py reads its URL from (DRIFT_URL_ENV)"
-    )
-    check.add_argument("--driver", help="DBAPI driver for the project's URL (DRIFT_DRIVER)")
-    check.add_argument(
-        "--timeout", metavar="DURATION", help="overall deadline (DRIFT_TIMEOUT, 15m)"
-    )
-    check.add_argument(
-        "--orphan-ttl",
-        metavar="DURATION",
-        help="sweep our leftovers older than this first (DRIFT_ORPHAN_TTL, 6h)",
-    )
+    _check_options(check)
     check.add_argument(
         "--keep-database", action="store_true", help="keep the temporary database for debugging"
     )
@@ -170,9 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--dry-run", action="store_true", help="list what would be dropped")
 
-    config = commands.add_parser("config", help="print the effective settings (password redacted)")
+    config = commands.add_parser(
+        "config",
+        help="print the effective settings (password redacted); takes check's options too",
+    )
     _common(config)
     _alembic_name(config)
+    _check_options(config)
     config.add_argument(
         "--check-connection",
         action="store_true",
