@@ -159,11 +159,15 @@ def test_stack_runs_the_core_cases(
         MODELS,
         "    bio: str | None = Field(default=None, sa_column=Column(Text, nullable=True))\n",
         "    bio: str | None = Field(default=None, sa_column=Column(Text, nullable=True))\n"
-        "    nickname: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))\n",
+        "    nickname: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))\n"
+        "    pen_name: str | None = Field(default=None, max_length=40)\n",
     )
     code, report, output = _check(python, project, env)
     assert code == 1, output
-    assert [d["column"] for d in report["differences"]] == ["nickname"]  # type: ignore[union-attr]
+    columns = [d["column"] for d in report["differences"]]  # type: ignore[union-attr]
+    assert columns == ["nickname", "pen_name"], output
+    # A plain SQLModel str is an AutoString: rendered with env.py's module prefixes.
+    assert "sqlmodel.sql.sqltypes.AutoString(length=40)" in str(report["suggested_migration"])
 
     add_migration(project, "0007", "0006", 'raise RuntimeError("broken migration")')
     code, report, output = _check(python, project, env)

@@ -12,7 +12,8 @@ import textwrap
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from alembic.autogenerate import RevisionContext, render_python_code
+from alembic.autogenerate import RevisionContext, render, render_python_code
+from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
 from alembic.runtime.environment import EnvironmentContext
 from sqlalchemy.dialects import postgresql
@@ -161,11 +162,14 @@ def _flatten(diffs: Iterable[Any]) -> list[Any]:
     return flat
 
 
-def run_autogenerate(project: Project, config: Any) -> list[ops.UpgradeOps]:
-    """Run env.py in autogenerate mode and keep the operations it produces."""
+def run_autogenerate(project: Project, config: Any) -> tuple[list[ops.UpgradeOps], Any]:
+    """Run env.py in autogenerate mode; keep the operations it produces, and the migration
+    context env.py configured (its render options shape the suggested migration)."""
     revision_context = RevisionContext(config, project.script, COMMAND_ARGS)
+    configured: list[Any] = []
 
     def retrieve_migrations(rev: Any, context: Any) -> list[Any]:
+        configured.append(context)
         revision_context.run_autogenerate(rev, context)
         return []
 
@@ -179,11 +183,12 @@ def run_autogenerate(project: Project, config: Any) -> list[ops.UpgradeOps]:
     ):
         project.script.run_env()
     # env.py's own process_revision_directives may have removed an empty script: no drift.
-    return [
+    upgrade_ops = [
         upgrade_ops
         for script in revision_context.generated_revisions
         for upgrade_ops in script.upgrade_ops_list
     ]
+    return upgrade_ops, (configured[-1] if configured else None)
 
 
 def _tidy(code: str) -> str:
@@ -192,7 +197,15 @@ def _tidy(code: str) -> str:
     return "\n".join([first.strip(), textwrap.dedent(rest)]).strip()
 
 
-def summarise(upgrade_ops_list: list[ops.UpgradeOps]) -> tuple[list[Described], str]:
+def _render(upgrade_ops: ops.UpgradeOps, context: Any) -> str:
+    """As ``alembic revision --autogenerate`` renders it: with the options env.py passed to
+    ``configure()`` (render_as_batch, user_module_prefix, render_item, module prefixes)."""
+    if context is None:  # env.py never configured a context: Alembic's defaults
+        return str(render_python_code(upgrade_ops))
+    return render._render_cmd_body(upgrade_ops, AutogenContext(context, autogenerate=False))
+
+
+def summarise(upgrade_ops_list: list[ops.UpgradeOps], context: Any) -> tuple[list[Described], str]:
     """Every difference, described, and the migration that would fix them."""
     differences = [
         describe(diff)
@@ -200,7 +213,7 @@ def summarise(upgrade_ops_list: list[ops.UpgradeOps]) -> tuple[list[Described], 
         for diff in _flatten(upgrade_ops.as_diffs())
     ]
     rendered = "\n".join(
-        _tidy(render_python_code(upgrade_ops))
+        _tidy(_render(upgrade_ops, context))
         for upgrade_ops in upgrade_ops_list
         if not upgrade_ops.is_empty()
     )

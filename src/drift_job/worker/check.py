@@ -82,8 +82,8 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
         note.append(f"upgraded to {project.head or 'base (no migrations)'} ({driver})")
     with stages.stage("compare") as note:
         with shared_connection(project, url, sync_url, autogenerate=True) as autogen_config:
-            upgrade_ops = run_autogenerate(project, autogen_config)
-        differences, suggested = summarise(upgrade_ops)
+            upgrade_ops, context = run_autogenerate(project, autogen_config)
+        differences, suggested = summarise(upgrade_ops, context)
         note.append(f"{len(differences)} difference(s)")
     if run.guard.violation is not None:  # env.py swallowed the guard's exception
         raise RuntimeError("the safety guard refused a connection")
