@@ -10,7 +10,7 @@ carries (format_type, pg_get_expr, pg_get_constraintdef, pg_get_indexdef, enum l
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 # Keywords that cannot be a bare table, column, index or type name (PostgreSQL's reserved and
@@ -30,20 +30,10 @@ _BIND = re.compile(r"(?<![:\w\\]):(?=\w)")  # what sqlalchemy.text() would take 
 _INDEX_NAME = re.compile(
     r'CREATE (?:UNIQUE )?INDEX (?:CONCURRENTLY )?((?:"(?:[^"]|"")+"|\S+) )?ON '
 )
-_CONTYPES = (
-    ("PRIMARY KEY", "primary"),
-    ("FOREIGN KEY", "foreignkey"),
-    ("UNIQUE", "unique"),
-    ("CHECK", "check"),
-    ("EXCLUDE", "exclusion"),
+_CONTYPES = {"PRIMARY KEY": "primary", "FOREIGN KEY": "foreignkey", "UNIQUE": "unique"}
+_CONTYPES.update(
+    CHECK="check", EXCLUDE="exclusion", primary_key="primary", foreign_key="foreignkey"
 )
-_OBJECT_TYPES = {
-    "primary_key": "primary",
-    "foreign_key_constraint": "foreignkey",
-    "unique_constraint": "unique",
-    "check_constraint": "check",
-    "exclusion_constraint": "exclusion",
-}
 
 
 def ident(name: str) -> str:
@@ -71,14 +61,13 @@ def _execute(sql: str) -> str:
     return f"op.execute({_text(sql)})"
 
 
-def _args(*args: str, **kwargs: str | None) -> str:
-    """Positional arguments already rendered, keyword arguments rendered unless None."""
-    rendered = list(args) + [f"{k}={v}" for k, v in kwargs.items() if v is not None]
-    return ", ".join(rendered)
-
-
 def _comment(text: str) -> str:
     return "# " + " ".join(text.split())
+
+
+def _note(d: _Difference, reason: str) -> list[str]:
+    """The one line for a difference that has no safe fix: a comment saying why."""
+    return [_comment(f"{d.detail}: {reason}")]
 
 
 def _unquote(name: str) -> str:
@@ -87,41 +76,35 @@ def _unquote(name: str) -> str:
     return name
 
 
-def _split(text: str, sep: str = ",") -> list[str]:
-    """Split at top-level ``sep``: not inside parentheses, 'literals' or "identifiers"."""
-    parts: list[str] = []
-    depth, quote, start = 0, "", 0
+def _top_level(text: str) -> Iterator[tuple[int, str, int]]:
+    """(index, character, parenthesis depth) of each character outside 'literals' and "names"
+    (a doubled quote closes and reopens at once: the same effect)."""
+    depth, quote = 0, ""
     for i, ch in enumerate(text):
-        if quote:
-            quote = "" if ch == quote else quote  # a doubled quote re-enters at once: same effect
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == sep and depth == 0:
-            parts.append(text[start:i].strip())
-            start = i + 1
-    parts.append(text[start:].strip())
-    return [p for p in parts if p]
+        if quote or ch in "'\"":
+            quote = "" if ch == quote else (quote or ch)
+            continue
+        depth += (ch == "(") - (ch == ")")
+        yield i, ch, depth
+
+
+def _split(text: str) -> list[str]:
+    """``text`` split at its top-level commas."""
+    cuts = [i for i, ch, depth in _top_level(text) if ch == "," and depth == 0]
+    bounds = [-1, *cuts, len(text)]
+    return [text[bounds[k] + 1 : bounds[k + 1]].strip() for k in range(len(cuts) + 1)]
 
 
 def _inner(text: str) -> str | None:
     """What is inside ``text``'s outer parentheses when they enclose all of it, else None."""
     text = text.strip()
-    if not (text.startswith("(") and text.endswith(")")):
+    last = len(text) - 1
+    if (
+        text[:1] != "("
+        or text[-1:] != ")"
+        or any(depth == 0 for i, _, depth in _top_level(text) if i < last)
+    ):
         return None
-    depth, quote = 0, ""
-    for i, ch in enumerate(text):
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "()":
-            depth += 1 if ch == "(" else -1
-            if depth == 0 and i != len(text) - 1:
-                return None
     return text[1:-1]
 
 
@@ -134,7 +117,6 @@ class _Difference:
     """The parts of one difference dict, with the table and column already quoted."""
 
     def __init__(self, difference: dict[str, Any]) -> None:
-        self.raw = difference
         self.kind = str(difference.get("kind") or "")
         self.schema: str | None = difference.get("schema")
         self.table_name: str | None = difference.get("table")
@@ -157,8 +139,10 @@ class _Difference:
         return qualified(self.schema, ident(name or self.name or ""))
 
     def call(self, op: str, *args: str, **kwargs: str | None) -> str:
-        schema = repr(self.schema) if self.schema is not None else None
-        return f"op.{op}({_args(*args, **kwargs, schema=schema)})"
+        """``op.<op>(...)``: arguments already rendered, keyword arguments left out when None."""
+        kwargs["schema"] = repr(self.schema) if self.schema is not None else None
+        rendered = [*args, *(f"{k}={v}" for k, v in kwargs.items() if v is not None)]
+        return f"op.{op}({', '.join(rendered)})"
 
     def column_call(self, **kwargs: str | None) -> str:
         return self.call("alter_column", repr(self.table_name), repr(self.column_name), **kwargs)
@@ -167,46 +151,33 @@ class _Difference:
 def _table(d: _Difference) -> list[str]:
     if d.kind == "remove_table":
         return [d.call("drop_table", repr(d.table_name))]
-    return [
-        _comment(
-            f"{d.detail}: autogenerate's op.create_table() creates it"
-            " (a catalog difference does not carry the table's full definition)"
-        )
-    ]
+    return _note(
+        d,
+        "autogenerate's op.create_table() creates it"
+        " (a catalog difference does not carry the table's full definition)",
+    )
+
+
+_NOT_NULL = dict.fromkeys(("not null", "notnull", "not nullable", "true", "t"), True)
+_NOT_NULL.update(dict.fromkeys(("null", "nullable", "false", "f"), False))
 
 
 def _column(d: _Difference) -> list[str]:
     if d.kind == "remove_column":
         return [d.call("drop_column", repr(d.table_name), repr(d.column_name))]
+    if d.kind == "modify_type":
+        return [d.alter_column(f"TYPE {d.new} USING {d.column}::{d.new}")]
+    if d.kind == "modify_default":
+        return [d.column_call(server_default=f"sa.text({_text(d.new)})" if d.new else "None")]
+    if d.kind == "modify_nullable":
+        new, old = (_NOT_NULL.get((v or "").strip().lower()) for v in (d.new, d.old))
+        not_null = (not old if old is not None else None) if new is None else new
+        if not_null is None:
+            return _note(d, "cannot tell the models' nullability")
+        return [d.column_call(nullable=repr(not not_null))]
     if d.new is None:
-        return [_comment(f"{d.detail}: the models' column definition is unknown")]
+        return _note(d, "the models' column definition is unknown")
     return [d.alter(f"ADD COLUMN {d.column} {d.new}")]
-
-
-def _not_null(value: str | None) -> bool | None:
-    text = (value or "").strip().lower()
-    if text in ("not null", "notnull", "not nullable", "true", "t"):
-        return True
-    if text in ("null", "nullable", "false", "f"):
-        return False
-    return None
-
-
-def _nullable(d: _Difference) -> list[str]:
-    not_null = _not_null(d.new)
-    if not_null is None and _not_null(d.old) is not None:
-        not_null = not _not_null(d.old)
-    if not_null is None:
-        return [_comment(f"{d.detail}: cannot tell the models' nullability")]
-    return [d.column_call(nullable=repr(not not_null))]
-
-
-def _type(d: _Difference) -> list[str]:
-    return [d.alter_column(f"TYPE {d.new} USING {d.column}::{d.new}")]
-
-
-def _default(d: _Difference) -> list[str]:
-    return [d.column_call(server_default=f"sa.text({_text(d.new)})" if d.new else "None")]
 
 
 def _comment_fix(d: _Difference) -> list[str]:
@@ -239,17 +210,19 @@ def _index(d: _Difference) -> list[str]:
 
 
 def _contype(definition: str, object_type: str) -> str:
-    for prefix, contype in _CONTYPES:
+    """A constraint's kind, from its definition, else from its include_object type."""
+    for prefix, contype in _CONTYPES.items():
         if definition.startswith(prefix):
             return contype
-    return _OBJECT_TYPES.get(object_type, "")
+    kind = object_type.replace("_constraint", "")
+    return _CONTYPES.get(kind, kind)
 
 
 def _constraint(d: _Difference) -> list[str]:
     lines = []
     if d.old is not None:
         if not d.name:
-            return [_comment(f"{d.detail}: the constraint has no name to drop it by")]
+            return _note(d, "the constraint has no name to drop it by")
         contype = _contype(d.old, d.object_type)
         type_ = repr(contype) if contype in ("check", "unique", "foreignkey", "primary") else None
         name = f"op.f({d.name!r})"
@@ -307,7 +280,7 @@ def _rename(d: _Difference) -> list[str]:
     if d.name and new and not old and d.name != new:
         old = d.name
     if not (old and new):
-        return [_comment(f"{d.detail}: cannot tell the old and the new name")]
+        return _note(d, "cannot tell the old and the new name")
     if d.kind == "rename_index":
         return [_execute(f"ALTER INDEX {d.object(old)} RENAME TO {ident(new)}")]
     return [d.alter(f"RENAME CONSTRAINT {ident(old)} TO {ident(new)}")]
@@ -321,13 +294,12 @@ def _enum(d: _Difference) -> list[str]:
     if d.kind == "remove_enum":
         return [_execute(f"DROP TYPE {name}")]
     if [label for label in new if label in old] != old:
-        return [
-            _comment(
-                f"{d.detail}: PostgreSQL cannot drop or reorder enum labels, so no single safe"
-                " operation exists; recreate the type (CREATE TYPE with the models' labels,"
-                " ALTER each column TYPE ... USING col::text::new_type, DROP TYPE, RENAME)"
-            )
-        ]
+        return _note(
+            d,
+            "PostgreSQL cannot drop or reorder enum labels, so no single safe"
+            " operation exists; recreate the type (CREATE TYPE with the models' labels,"
+            " ALTER each column TYPE ... USING col::text::new_type, DROP TYPE, RENAME)",
+        )
     lines = []
     for i, label in enumerate(new):
         if label in old:
@@ -341,17 +313,15 @@ def _enum(d: _Difference) -> list[str]:
     return lines
 
 
-def _identity(value: str | None) -> str | None:
-    text = (value or "").strip().lower()
-    if text == "a" or "always" in text:
-        return "ALWAYS"
-    if text == "d" or "default" in text:
-        return "BY DEFAULT"
-    return None
-
-
 def _identity_fix(d: _Difference) -> list[str]:
-    old, new = _identity(d.old), _identity(d.new)
+    old, new = (
+        "ALWAYS"
+        if "always" in t or t == "a"
+        else "BY DEFAULT"
+        if "default" in t or t == "d"
+        else None
+        for t in ((v or "").strip().lower() for v in (d.old, d.new))
+    )
     if new is None:
         return [d.alter_column("DROP IDENTITY")] if old else []
     if old is not None:
@@ -367,23 +337,20 @@ def _identity_fix(d: _Difference) -> list[str]:
     ]
 
 
-def _expression(value: str | None) -> str | None:
-    text = re.sub(r"(?i)^\s*GENERATED ALWAYS AS\s+", "", value or "")
-    text = re.sub(r"(?i)\s+(STORED|VIRTUAL)\s*$", "", text).strip()
-    return text or None
-
-
 def _generated(d: _Difference) -> list[str]:
-    old, new = _expression(d.old), _expression(d.new)
+    old, new = (  # the expression alone, were "GENERATED ALWAYS AS" or "STORED" around it
+        re.sub(r"(?i)^\s*GENERATED ALWAYS AS\s+|\s+(STORED|VIRTUAL)\s*$", "", v or "").strip()
+        or None
+        for v in (d.old, d.new)
+    )
     if new is None:
         return [d.alter_column("DROP EXPRESSION")] if old else []
     if old is None:
-        return [
-            _comment(
-                f"{d.detail}: PostgreSQL cannot make an existing column generated; drop it and"
-                f" add it again as GENERATED ALWAYS AS ({new}) STORED"
-            )
-        ]
+        return _note(
+            d,
+            f"PostgreSQL cannot make an existing column generated; drop it and"
+            f" add it again as GENERATED ALWAYS AS ({new}) STORED",
+        )
     return [
         _comment("SET EXPRESSION needs PostgreSQL 17+ (before: drop and add the column again)"),
         d.alter_column(f"SET EXPRESSION AS ({new})"),
@@ -415,57 +382,39 @@ def _schema(d: _Difference) -> list[str]:
     return [_execute(f"{'CREATE' if d.kind == 'add_schema' else 'DROP'} SCHEMA {name}")]
 
 
-def _increment(value: str | None) -> str | None:
-    text = value or ""
-    match = re.search(r"(?i)increment(?:\s+by)?\D*?(-?\d+)", text) or re.fullmatch(
-        r"\s*(-?\d+)\s*", text
-    )
-    return match.group(1) if match else None
-
-
 def _sequence(d: _Difference) -> list[str]:
-    increment = _increment(d.new)
+    match = re.search(r"(?i)increment(?:\s+by)?\D*?(-?\d+)|^\s*(-?\d+)\s*$", d.new or "")
+    increment = (match.group(1) or match.group(2)) if match else None
     if d.kind == "remove_sequence":
         return [_execute(f"DROP SEQUENCE {d.object()}")]
     if d.kind == "add_sequence":
         by = f" INCREMENT BY {increment}" if increment not in (None, "1") else ""
         return [_execute(f"CREATE SEQUENCE {d.object()}{by}")]
     if increment is None:
-        return [_comment(f"{d.detail}: cannot tell the models' increment")]
+        return _note(d, "cannot tell the models' increment")
     return [_execute(f"ALTER SEQUENCE {d.object()} INCREMENT BY {increment}")]
 
 
 _HANDLERS: dict[str, Callable[[_Difference], list[str]]] = {
-    "add_table": _table,
-    "remove_table": _table,
-    "add_column": _column,
-    "remove_column": _column,
-    "modify_type": _type,
-    "modify_nullable": _nullable,
-    "modify_default": _default,
-    "modify_comment": _comment_fix,
-    "add_table_comment": _comment_fix,
-    "remove_table_comment": _comment_fix,
-    "modify_table_comment": _comment_fix,
-    "add_index": _index,
-    "remove_index": _index,
-    "rename_index": _rename,
-    "add_constraint": _constraint,
-    "remove_constraint": _constraint,
-    "add_fk": _constraint,
-    "remove_fk": _constraint,
-    "rename_constraint": _rename,
-    "modify_enum": _enum,
-    "add_enum": _enum,
-    "remove_enum": _enum,
-    "modify_identity": _identity_fix,
-    "modify_generated": _generated,
-    "modify_collation": _collation,
-    "add_sequence": _sequence,
-    "remove_sequence": _sequence,
-    "modify_sequence": _sequence,
-    "add_schema": _schema,
-    "remove_schema": _schema,
+    kind: handler
+    for handler, kinds in (
+        (_table, "add_table remove_table"),
+        (_column, "add_column remove_column modify_type modify_nullable modify_default"),
+        (
+            _comment_fix,
+            "modify_comment add_table_comment remove_table_comment modify_table_comment",
+        ),
+        (_index, "add_index remove_index"),
+        (_constraint, "add_constraint remove_constraint add_fk remove_fk"),
+        (_rename, "rename_index rename_constraint"),
+        (_enum, "modify_enum add_enum remove_enum"),
+        (_identity_fix, "modify_identity"),
+        (_generated, "modify_generated"),
+        (_collation, "modify_collation"),
+        (_sequence, "add_sequence remove_sequence modify_sequence"),
+        (_schema, "add_schema remove_schema"),
+    )
+    for kind in kinds.split()
 }
 
 
@@ -476,5 +425,5 @@ def fixes(difference: dict[str, Any]) -> list[str]:
     d = _Difference(difference)
     handler = _HANDLERS.get(d.kind)
     if handler is None:
-        return [_comment(f"{d.detail}: no automatic fix for a {d.kind or 'difference'}")]
+        return _note(d, f"no automatic fix for a {d.kind or 'difference'}")
     return handler(d)
