@@ -106,7 +106,15 @@ def test_library_api_returns_the_result(pg_server: PostgresServer, project: Path
     result = run_check(settings, progress=lambda stage, seconds, note: stages.append(stage))
     assert result.exit_code == 0, result.message
     assert result.status == "clean"
-    assert stages == ["settings", "revisions", "database", "migrate", "compare", "cleanup"]
+    assert stages == [
+        "settings",
+        "revisions",
+        "database",
+        "migrate",
+        "compare",
+        "catalog",
+        "cleanup",
+    ]
     assert json.loads(json.dumps(result.as_dict()))["alembic_head"] == "0006"
 
 

@@ -30,6 +30,8 @@ FLAG_KEYS = {
     "python": "DRIFT_PYTHON",
     "name": "DRIFT_ALEMBIC_NAME",
     "verbose": "DRIFT_VERBOSE",
+    "compare": "DRIFT_COMPARE",
+    "strict": "DRIFT_STRICT",
     "sslmode": "POSTGRES_SSLMODE",
     "prefix": "DRIFT_DB_PREFIX",
     "url_env": "DRIFT_URL_ENV",
@@ -111,6 +113,18 @@ def _check_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "-v", "--verbose", action="store_const", const="1", help="more detail (DRIFT_VERBOSE)"
+    )
+    parser.add_argument(
+        "--compare",
+        help="both (default: autogenerate and the catalog comparison) or autogenerate "
+        "(what alembic check sees) (DRIFT_COMPARE)",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_const",
+        const="1",
+        help="objects the models cannot express (functions, views, triggers…) are drift "
+        "(DRIFT_STRICT)",
     )
     parser.add_argument("--format", help="text (default), json, markdown or junit (DRIFT_FORMAT)")
     parser.add_argument("--output", metavar="FILE", help="write the report to FILE (DRIFT_OUTPUT)")

@@ -15,7 +15,7 @@ from typing import IO, Any
 from xml.etree import ElementTree
 
 from drift_job import __version__
-from drift_job.comparison import Difference
+from drift_job.comparison import Difference, Information
 
 TERMINATION_LOG = Path("/dev/termination-log")
 SUMMARY_LIMIT = 4096
@@ -39,6 +39,9 @@ class CheckResult:
     temporary_database: str | None = None
     alembic_head: str | None = None
     server: str | None = None
+    #: Objects the models cannot express that only the migrations create (not drift unless
+    #: ``--strict``, which also lists them among the differences).
+    information: list[Information] = field(default_factory=list)
     #: Databases the migrations created on the server during the run (left alone by us).
     created_databases: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -58,6 +61,7 @@ class CheckResult:
             "temporary_database": self.temporary_database,
             "alembic_head": self.alembic_head,
             "server": self.server,
+            "information": [i.as_dict() for i in self.information],
             "created_databases": self.created_databases,
             "timings": {stage: round(seconds, 3) for stage, seconds in self.timings.items()},
             "tool_version": self.tool_version,
@@ -89,7 +93,7 @@ def render_text(result: CheckResult, *, color: bool = False) -> str:
                 color,
             )
         )
-        lines += [f"  - {d.detail}" for d in result.differences]
+        lines += [f"  - {d.detail}{_found_by(d)}" for d in result.differences]
         if result.suggested_migration:
             lines.append("")
             lines.append("Alembic operations that would fix it (as autogenerate would write them):")
@@ -99,6 +103,7 @@ def render_text(result: CheckResult, *, color: bool = False) -> str:
         lines += [f"  {number}. {step}" for number, step in enumerate(FIX_STEPS, start=1)]
     else:
         lines.append(_paint(f"error (exit {result.exit_code}): {result.message}", "1;31", color))
+    lines += _information_lines(result)
     if result.created_databases:
         created = ", ".join(result.created_databases)
         lines.append(
@@ -106,6 +111,21 @@ def render_text(result: CheckResult, *, color: bool = False) -> str:
             "drift-check leaves them alone"
         )
     return "\n".join(lines) + "\n"
+
+
+def _found_by(difference: Difference) -> str:
+    return "  [catalog]" if difference.source == "catalog" else ""
+
+
+def _information_lines(result: CheckResult) -> list[str]:
+    if not result.information or result.status == "error":
+        return []
+    count = len(result.information)
+    return [
+        f"information: {count} object(s) only the migrations create, which the models cannot "
+        "express (--strict makes them drift):",
+        *(f"  - {item.detail}" for item in result.information),
+    ]
 
 
 def render_json(result: CheckResult) -> str:
@@ -135,6 +155,9 @@ def render_markdown(result: CheckResult) -> str:
         lines += [f"{number}. {step}" for number, step in enumerate(FIX_STEPS, start=1)]
     else:
         lines.append(f"**Error** (exit {result.exit_code}): {result.message}")
+    info = _information_lines(result)
+    if info:
+        lines += ["", info[0], ""] + [line.strip() for line in info[1:]]
     return "\n".join(lines) + "\n"
 
 
@@ -159,6 +182,9 @@ def render_junit(result: CheckResult) -> str:
         ElementTree.SubElement(
             case, "error", message=result.message, type=f"exit {result.exit_code}"
         )
+    info = _information_lines(result)
+    if info:
+        ElementTree.SubElement(case, "system-out").text = "\n".join(info)
     return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
 

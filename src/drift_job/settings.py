@@ -62,7 +62,11 @@ KNOWN_KEYS = (
     "DRIFT_SUMMARY_FILE",
     "DRIFT_TERMINATION_MESSAGE_PATH",
     "DRIFT_VERBOSE",
+    "DRIFT_COMPARE",
+    "DRIFT_STRICT",
 )
+#: Which passes compare the migrated database with the models.
+COMPARE_MODES = ("both", "autogenerate")
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,11 @@ class Settings:
     python: str | None = None
     worker_memory: int | None = None
     verbose: bool = False
+    #: ``both``: Alembic autogenerate and the catalog comparison; ``autogenerate``: as
+    #: ``alembic check`` alone would see it.
+    compare: str = "both"
+    #: Objects the models cannot express (functions, views, …) count as drift.
+    strict: bool = False
     x_args: tuple[str, ...] = ()
     ini_section: str = "alembic"
     toml_file: Path | None = None
@@ -165,6 +174,8 @@ class Settings:
             if self.termination_message_path
             else "(/dev/termination-log if writable)",
             "DRIFT_VERBOSE": "yes" if self.verbose else "no",
+            "DRIFT_COMPARE": self.compare,
+            "DRIFT_STRICT": "yes" if self.strict else "no",
         }
         return {key: f"{value}  [{self._source(key)}]" for key, value in shown.items()}
 
@@ -271,6 +282,8 @@ def load_settings(
         summary_file=resolve.target("DRIFT_SUMMARY_FILE"),
         termination_message_path=resolve.target("DRIFT_TERMINATION_MESSAGE_PATH"),
         verbose=resolve.boolean("DRIFT_VERBOSE"),
+        compare=resolve.choice("DRIFT_COMPARE", COMPARE_MODES) or "both",
+        strict=resolve.boolean("DRIFT_STRICT"),
         env_file=env_file,
         env_file_values={k: v for k, v in file_values.items() if v is not None},
         secret_files=dict(resolve.secret_files),

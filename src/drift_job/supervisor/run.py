@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from psycopg2.extensions import connection as PgConnection
 
 from drift_job import database, leftovers
-from drift_job.comparison import Difference
+from drift_job.comparison import Difference, Information
 from drift_job.database import ServerAddress
 from drift_job.errors import DriftCheckError
 from drift_job.report import CheckResult
@@ -194,21 +194,30 @@ class Supervisor:
             stack.callback(self._cleanup)  # before the server stops
             result.server = address.label
             name = database.new_database_name(settings.prefix)
-            self.worker.send(
-                protocol.JOB, **job_message(settings, address, name, self.token, self.run_id)
+            # The catalog pass compares with a database built from the models themselves.
+            models = (
+                database.new_database_name(settings.prefix) if settings.compare == "both" else None
             )
+            names = [name, models] if models else [name]
+            job = job_message(settings, address, name, self.token, self.run_id)
+            self.worker.send(protocol.JOB, **job, models_database=models)
             preparing = self.preparing = Background(temporary.prepare)
             self.revisions = self._await(protocol.REVISIONS)
             result.alembic_head = self.revisions["head"]
             self.stage = "database"
             temporary.admin = self._wait(preparing)
             with self.timed("database") as note:
-                before = self._wait(Background(lambda: temporary.create(name)))
-                note.append(f"created {name} on {address.label}")
+                before = self._wait(Background(lambda: temporary.create(names)))
+                note.append(f"created {' and '.join(names)} on {address.label}")
             self.worker.send(protocol.GO)
             outcome = self._await(protocol.RESULT)
             result.created_databases = temporary.created_since(before)
-            result.differences = [Difference(**d) for d in outcome["differences"]]
+            result.differences = [Difference.from_message(d) for d in outcome["differences"]]
+            result.information = [
+                Information.from_message(i) for i in outcome.get("information", [])
+            ]
+            if settings.strict:
+                result.differences += [item.as_difference() for item in result.information]
             result.suggested_migration = str(outcome["suggested_migration"])
             count = len(result.differences)
             if count:
@@ -233,7 +242,7 @@ class Supervisor:
             temporary.close()
             return
         self.stage = "cleanup"
-        name, culprit = temporary.name, partial(blame, self)
+        culprit = partial(blame, self)
         try:
             with self.timed("cleanup") as note:
                 if self.pending is not None or self.control.stopping():
@@ -244,7 +253,7 @@ class Supervisor:
                     except DriftCheckError as stopped:  # a signal or the deadline meanwhile
                         temporary.emergency_drop(culprit, stopping=True)
                         self.cleanup_error = stopped
-                note.append(f"dropped {name}")
+                note.append(f"dropped {' and '.join(temporary.names)}")
         except DriftCheckError as exc:
             self.cleanup_error = exc
         finally:

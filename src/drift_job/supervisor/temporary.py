@@ -1,4 +1,5 @@
-"""The run's temporary database on the server: the connection held for the whole run, CREATE,
+"""The run's temporary databases on the server — the one the migrations build and, for the
+catalog pass, the one built from the models: the connection held for the whole run, CREATE,
 DROP (also when a migration broke the way back in), and what else appeared meanwhile."""
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ Blame = Callable[[DriftCheckError], "str | None"]
 
 
 class TemporaryDatabase:
-    """One run's database. ``name`` is announced before CREATE is sent, so cleanup always
-    knows what may exist."""
+    """One run's databases. Each name is announced before its CREATE is sent, so cleanup
+    always knows what may exist."""
 
     def __init__(
         self, settings: Settings, address: ServerAddress, run_id: str, log: Callable[[str], None]
@@ -31,8 +32,13 @@ class TemporaryDatabase:
         self.address = address
         self.run_id = run_id
         self.log = log
-        self.name: str | None = None
+        self.names: list[str] = []
         self.admin: PgConnection | None = None
+
+    @property
+    def name(self) -> str | None:
+        """The database the migrations build (the one reports name)."""
+        return self.names[0] if self.names else None
 
     @property
     def application_name(self) -> str:
@@ -55,12 +61,13 @@ class TemporaryDatabase:
         leftovers.sweep(conn, settings.prefix, settings.orphan_ttl, dry_run=False, log=self.log)
         return conn
 
-    def create(self, name: str) -> set[str]:
-        """CREATE (and mark) the database; returns every database on the server then."""
+    def create(self, names: list[str]) -> set[str]:
+        """CREATE (and mark) the databases; returns every database on the server then."""
         if self.admin is None:
             raise RuntimeError("drift-check: CREATE before the connection was prepared")
-        self.name = name
-        database.create_database(self.admin, name, self.run_id)
+        for name in names:
+            self.names.append(name)
+            database.create_database(self.admin, name, self.run_id)
         return database.database_names(self.admin)
 
     def created_since(self, before: set[str]) -> list[str]:
@@ -74,13 +81,12 @@ class TemporaryDatabase:
     def drop(self, blame: Blame) -> None:
         """On the held connection (it still works if a migration changed the role's
         password); on a fresh one if that connection broke."""
-        if self.name is None:
-            return
         admin = self.admin
         try:
             if admin is None or admin.closed:
                 raise psycopg2.InterfaceError("the held connection is gone")
-            database.drop_database(admin, self.name)
+            for name in self.names:
+                database.drop_database(admin, name)
         except psycopg2.Error:
             self.emergency_drop(blame, stopping=False)
 
@@ -88,35 +94,36 @@ class TemporaryDatabase:
         """A fresh connection: end our other sessions (a CREATE or DROP in flight), then drop.
         If a migration dropped the maintenance database, the drop goes through template1 and
         the run fails as a migration failure (exit 4) naming the likely revision."""
-        name = self.name
-        if name is None:
+        if not self.names:
             return
         wait = (
             EMERGENCY_CONNECT_TIMEOUT
             if stopping
             else min(CLEANUP_WAIT, self.settings.connect_timeout)
         )
+        names = ", ".join(self.names)
         try:
-            self._drop_through(self.address, name, wait)
+            self._drop_through(self.address, wait)
         except DriftCheckError as exc:
             cause = blame(exc)
             if cause is None:
                 raise InfrastructureError(
-                    f"could not drop temporary database {name} ({exc}); "
+                    f"could not drop temporary database {names} ({exc}); "
                     "it is marked as ours: `drift-check sweep` will remove it"
                 ) from exc
             try:
-                self._drop_through(replace(self.address, maintenance_db="template1"), name, wait)
+                self._drop_through(replace(self.address, maintenance_db="template1"), wait)
             except DriftCheckError:
-                cause += f"; temporary database {name} is left for `drift-check sweep`"
+                cause += f"; temporary database {names} is left for `drift-check sweep`"
             raise MigrationError(cause) from exc
 
-    def _drop_through(self, address: ServerAddress, name: str, wait: float) -> None:
+    def _drop_through(self, address: ServerAddress, wait: float) -> None:
         with database.admin_connection(
             address, timeout=wait, application_name="drift-check cleanup"
         ) as conn:
             database.terminate_run_sessions(conn, self.application_name)
-            database.drop_database(conn, name)
+            for name in self.names:
+                database.drop_database(conn, name)
 
     def close(self) -> None:
         if self.admin is not None and not self.admin.closed:

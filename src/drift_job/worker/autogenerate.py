@@ -40,8 +40,24 @@ COMMAND_ARGS = {
 }
 
 
-def _difference(kind: str, table: str | None, column: str | None, detail: str) -> Described:
-    return {"kind": kind, "table": table, "column": column, "detail": detail}
+def _difference(
+    kind: str,
+    schema: str | None,
+    table: str | None,
+    column: str | None,
+    detail: str,
+    *,
+    obj: str | None = None,
+) -> Described:
+    return {
+        "kind": kind,
+        "schema": schema if schema != "public" else None,
+        "table": table,
+        "column": column,
+        "object": obj,
+        "detail": detail,
+        "source": "autogenerate",
+    }
 
 
 def _type(value: Any) -> str:
@@ -73,7 +89,7 @@ def _default(value: Any) -> str:
 def _table_diff(kind: str, table: Table) -> Described:
     side = MODELS_ONLY if kind == "add_table" else MIGRATIONS_ONLY
     name = _qualified(table.schema, table.name)
-    return _difference(kind, name, None, f"table {name}: {side}")
+    return _difference(kind, table.schema, table.name, None, f"table {name}: {side}")
 
 
 def _index(kind: str, index: Index) -> Described:
@@ -82,7 +98,8 @@ def _index(kind: str, index: Index) -> Described:
     table_name = _qualified(table.schema, table.name) if table is not None else None
     unique = "unique index" if index.unique else "index"
     detail = f"{unique} {index.name} on {table_name} ({_columns(index.expressions)}): {side}"
-    return _difference(kind, table_name, None, detail)
+    schema, bare = (table.schema, table.name) if table is not None else (None, None)
+    return _difference(kind, schema, bare, None, detail, obj=index.name)
 
 
 def _constraint(kind: str, constraint: Any) -> Described:
@@ -104,7 +121,7 @@ def _constraint(kind: str, constraint: Any) -> Described:
         )
     else:
         detail = f"{constraint.__class__.__name__} {name} on {table_name}: {side}"
-    return _difference(kind, table_name, None, detail)
+    return _difference(kind, table.schema, table.name, None, detail, obj=constraint.name)
 
 
 def _modify(diff: Sequence[Any]) -> Described:
@@ -125,7 +142,7 @@ def _modify(diff: Sequence[Any]) -> Described:
         detail = f"{where} comment: migrations {old!r}, models {new!r}"
     else:
         detail = f"{where}: {kind} {old!r} -> {new!r}"
-    return _difference(kind, name, str(column), detail)
+    return _difference(kind, schema, table, str(column), detail)
 
 
 def describe(diff: Any) -> Described:
@@ -140,15 +157,17 @@ def describe(diff: Any) -> Described:
         column = diff[3]
         side = MODELS_ONLY if kind == "add_column" else MIGRATIONS_ONLY
         detail = f"column {name}.{column.name} {_column(column)}: {side}"
-        return _difference(kind, name, column.name, detail)
+        return _difference(kind, diff[1], diff[2], column.name, detail)
     if kind in ("add_index", "remove_index"):
         return _index(kind, diff[1])
     if kind in ("add_constraint", "remove_constraint", "add_fk", "remove_fk"):
         return _constraint(kind, diff[1])
     if kind in ("add_table_comment", "remove_table_comment"):
         name = _qualified(diff[1].schema, diff[1].name)
-        return _difference(kind, name, None, f"table {name} comment differs")
-    return _difference(str(kind), None, None, f"{kind}: {diff[1:]!r}")
+        return _difference(
+            kind, diff[1].schema, diff[1].name, None, f"table {name} comment differs"
+        )
+    return _difference(str(kind), None, None, None, f"{kind}: {diff[1:]!r}")
 
 
 def _flatten(diffs: Iterable[Any]) -> list[Any]:

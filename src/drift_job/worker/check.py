@@ -13,6 +13,7 @@ from sqlalchemy.engine import URL
 
 from . import protocol
 from .autogenerate import run_autogenerate, summarise
+from .catalog_pass import metadatas_of, run_catalog_pass
 from .classify import classify
 from .environment import (
     assignments,
@@ -25,7 +26,8 @@ from .environment import (
 from .guard import SafetyGuard
 from .main_support import Channel, Commands, Stages
 from .project import load_revisions, open_project, read_config
-from .upgrade import report_applied_revisions, shared_connection, upgrade
+from .stray_models import stray_tables
+from .upgrade import shared_connection, upgrade, watch_configure
 
 
 def enter_project(project_dir: str) -> None:
@@ -48,7 +50,11 @@ class Run:
 def check(run: Run, commands: Commands, stages: Stages) -> None:
     job, channel, server = run.job, stages.channel, run.job["server"]
     run.guard = SafetyGuard(
-        job["database"], str(server["host"]), int(server["port"]), job["run_id"]
+        job["database"],
+        str(server["host"]),
+        int(server["port"]),
+        job["run_id"],
+        job.get("models_database"),
     )
     run.guard.install()  # before any project code: import-time connections are guarded too
     enter_project(job["project_dir"])
@@ -76,7 +82,8 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
     )
     commands.expect(protocol.GO)
     commands.exit_when_closed()
-    report_applied_revisions(lambda revision: channel.send(protocol.APPLIED, revision=revision))
+    configured: dict[str, Any] = {}
+    watch_configure(lambda revision: channel.send(protocol.APPLIED, revision=revision), configured)
     with stages.stage("migrate") as note:
         upgrade(project, url, sync_url)
         note.append(f"upgraded to {project.head or 'base (no migrations)'} ({driver})")
@@ -85,9 +92,35 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
             upgrade_ops, context = run_autogenerate(project, autogen_config)
         differences, suggested = summarise(upgrade_ops, context)
         note.append(f"{len(differences)} difference(s)")
+    information: list[dict[str, Any]] = []
+    if job.get("models_database"):
+        with stages.stage("catalog") as note:
+            models_url = target_url(server, job["models_database"], sync_driver(driver))
+            differences, information, fixing = run_catalog_pass(
+                configured, sync_url, models_url, differences
+            )
+            information += stray_tables(Path(job["project_dir"]), metadatas_of(configured))
+            suggested = _with_catalog_fixes(suggested, fixing)
+            more = sum(1 for d in differences if d.get("source") == "catalog")
+            note.append(f"{more} more difference(s), {len(information)} information")
     if run.guard.violation is not None:  # env.py swallowed the guard's exception
         raise RuntimeError("the safety guard refused a connection")
-    channel.send(protocol.RESULT, differences=differences, suggested_migration=suggested)
+    channel.send(
+        protocol.RESULT,
+        differences=differences,
+        information=information,
+        suggested_migration=suggested,
+    )
+
+
+def _with_catalog_fixes(suggested: str, fixing: list[str]) -> str:
+    """Autogenerate's operations, then the catalog pass's, in one upgrade() body."""
+    if not fixing:
+        return suggested
+    block = "\n".join(
+        ["# ### found by the catalog comparison (autogenerate cannot see these) ###", *fixing]
+    )
+    return f"{suggested}\n{block}" if suggested else block
 
 
 def versions() -> dict[str, str]:

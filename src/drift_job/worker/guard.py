@@ -68,8 +68,12 @@ def same_host(expected: str, requested: str) -> bool:
 class SafetyGuard:
     """Refuses, for the whole worker process, connections that could touch another database."""
 
-    def __init__(self, database: str, host: str, port: int, run_id: str) -> None:
+    def __init__(
+        self, database: str, host: str, port: int, run_id: str, models_database: str | None
+    ) -> None:
         self.database = database
+        #: Both of the run's databases may be reached: the migrated one and the models' one.
+        self.databases = {database} | ({models_database} if models_database else set())
         self.host = host
         self.port = port
         self.run_id = run_id
@@ -87,7 +91,7 @@ class SafetyGuard:
             self._refuse(f"a {dialect.name} database (drift-check checks PostgreSQL only)")
         for key in ("dbname", "database"):
             requested = cparams.get(key)
-            if requested and str(requested) != self.database:
+            if requested and str(requested) not in self.databases:
                 self._refuse(f"database {str(requested)!r}")
         host = cparams.get("host")
         if host and not same_host(self.host, str(host)):
@@ -104,9 +108,9 @@ class SafetyGuard:
         finally:
             cursor.close()
         actual, comment = (str(row[0]), str(row[1] or "")) if row else ("?", "")
-        if actual != self.database or self.run_id not in comment:
+        if actual not in self.databases or self.run_id not in comment:
             dbapi_connection.close()
-            where = "another server" if actual == self.database else f"database {actual!r}"
+            where = "another server" if actual in self.databases else f"database {actual!r}"
             self._refuse(where)
 
     def install(self) -> None:

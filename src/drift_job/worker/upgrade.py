@@ -45,11 +45,15 @@ def shared_connection(
         engine.dispose()
 
 
-def report_applied_revisions(applied: Callable[[str], None]) -> None:
-    """Add our callback to whatever ``on_version_apply`` env.py passes to ``configure()``."""
+def watch_configure(applied: Callable[[str], None], options: dict[str, Any]) -> None:
+    """Add our callback to whatever ``on_version_apply`` env.py passes to ``configure()``,
+    and keep what env.py configured (its metadata and filters serve the catalog pass)."""
     original = EnvironmentContext.configure
 
     def configure(self: EnvironmentContext, *args: Any, **kwargs: Any) -> None:
+        options.clear()
+        options.update(kwargs)
+
         def on_apply(*, ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
             revision = getattr(step, "up_revision_id", None)
             if revision and getattr(step, "is_upgrade", True):

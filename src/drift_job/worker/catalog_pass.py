@@ -1,0 +1,192 @@
+"""The catalog pass, as the worker runs it: build a second database from the models, take a
+snapshot of both catalogs, compare them, and keep what the project's own filters keep.
+
+It runs after autogenerate, with what env.py passed to ``configure()``: ``target_metadata``
+builds the models' database (``create_all``, with the schemas and extensions it needs), and
+``include_object`` / ``include_name`` / ``include_schemas`` decide what is compared, as they do
+for autogenerate. A difference autogenerate also found is reported once, as autogenerate's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+from sqlalchemy.pool import NullPool
+
+from .catalog import compare, snapshot
+from .catalog_fixes import fixes
+
+EXTENSIONS = (
+    "SELECT e.extname, n.nspname FROM pg_extension e "
+    "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname <> 'plpgsql'"
+)
+Described = Mapping[str, Any]
+
+
+def metadatas_of(options: Mapping[str, Any]) -> list[sa.MetaData]:
+    target = options.get("target_metadata")
+    if target is None:
+        return []
+    return list(target) if isinstance(target, (list, tuple)) else [target]
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _schemas_of(metadatas: Iterable[sa.MetaData]) -> set[str]:
+    """Schemas the models use: their tables', enums' and sequences'."""
+    found: set[str] = set()
+    for metadata in metadatas:
+        for table in metadata.tables.values():
+            found.update(s for s in [table.schema] if s)
+            for column in table.columns:
+                schema = getattr(column.type, "schema", None)
+                found.update(s for s in [schema] if isinstance(s, str))
+        for sequence in getattr(metadata, "_sequences", {}).values():
+            found.update(s for s in [sequence.schema] if s)
+    found.discard("public")
+    return found
+
+
+def build_models_database(migrated_url: URL, models_url: URL, metadatas: list[sa.MetaData]) -> None:
+    """``create_all`` into the empty models database, after the extensions the migrated
+    database has (a model may use citext or vector) and the schemas the models use."""
+    source = sa.create_engine(migrated_url, poolclass=NullPool)
+    try:
+        with source.connect() as connection:
+            extensions = connection.execute(sa.text(EXTENSIONS)).fetchall()
+    finally:
+        source.dispose()
+    engine = sa.create_engine(models_url, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            for schema in sorted(_schemas_of(metadatas)):
+                connection.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {_quoted(schema)}"))
+            for name, schema in extensions:
+                connection.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {_quoted(schema)}"))
+                connection.execute(
+                    sa.text(
+                        f"CREATE EXTENSION IF NOT EXISTS {_quoted(name)} "
+                        f"WITH SCHEMA {_quoted(schema)}"
+                    )
+                )
+            for metadata in metadatas:
+                metadata.create_all(connection)
+    finally:
+        engine.dispose()
+
+
+def _snapshot(url: URL) -> Any:
+    engine = sa.create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            return snapshot(connection)
+    finally:
+        engine.dispose()
+
+
+class _Filters:
+    """The project's include_name / include_object, called with what we know of an object:
+    the model's own object when there is one, else a bare stand-in for the reflected one."""
+
+    def __init__(self, options: Mapping[str, Any], metadatas: list[sa.MetaData]) -> None:
+        self.include_name = options.get("include_name")
+        self.include_object = options.get("include_object")
+        self.include_schemas = bool(options.get("include_schemas"))
+        self.tables = {table.key: table for md in metadatas for table in md.tables.values()}
+        self.model_schemas = {t.schema for t in self.tables.values() if t.schema}
+
+    def _table(self, schema: str | None, name: str) -> tuple[sa.Table, bool]:
+        key = f"{schema}.{name}" if schema else name
+        if key in self.tables:
+            return self.tables[key], False
+        return sa.Table(name, sa.MetaData(), schema=schema), True
+
+    def _call(self, hook: Any, *args: Any) -> bool:
+        try:
+            return bool(hook(*args))
+        except Exception:  # a hook that cannot handle a stand-in: compare the object
+            return True
+
+    def keeps(self, difference: Described) -> bool:
+        schema, table_name = difference.get("schema"), difference.get("table")
+        if schema and schema not in self.model_schemas and not self.include_schemas:
+            return False  # as autogenerate: other schemas only with include_schemas=True
+        if table_name is None:
+            return True
+        parents = {"schema_name": schema}
+        if self.include_name is not None and not self._call(
+            self.include_name, table_name, "table", parents
+        ):
+            return False
+        if self.include_object is None:
+            return True
+        table, reflected = self._table(schema, table_name)
+        if not self._call(self.include_object, table, table_name, "table", reflected, None):
+            return False
+        column = difference.get("column")
+        if column is not None:
+            obj = table.columns.get(column)
+            stand_in = obj if obj is not None else sa.Column(column)
+            return self._call(self.include_object, stand_in, column, "column", obj is None, None)
+        return True
+
+
+#: Which autogenerate kinds describe the same difference as a catalog kind.
+SAME_AS = {
+    "modify_constraint": {"add_constraint", "remove_constraint", "add_fk", "remove_fk"},
+    "modify_index": {"add_index", "remove_index"},
+    "modify_identity": {"modify_default"},
+}
+
+
+def _same(catalog: Described, other: Described) -> bool:
+    """Whether an autogenerate difference is about what a catalog difference describes."""
+    kinds = {catalog["kind"], *SAME_AS.get(str(catalog["kind"]), ())}
+    where = ("schema", "table")
+    if other["kind"] not in kinds or any(other.get(k) != catalog.get(k) for k in where):
+        return False
+    if catalog.get("column") is not None or other.get("column") is not None:
+        return other.get("column") == catalog.get("column")
+    theirs, ours = other.get("object"), catalog.get("object")
+    return theirs is None or ours is None or theirs == ours
+
+
+def merge(
+    autogenerate: Sequence[Described], catalog: Sequence[Described]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(every difference once, the catalog-only ones). A difference both passes found is
+    reported as autogenerate's (``alembic check`` sees it too, and its ops fix it) with the
+    catalog's description, which renders both sides as the server does."""
+    merged = [dict(d) for d in autogenerate]
+    only_catalog = []
+    for difference in catalog:
+        twins = [d for d in merged if d.get("source") == "autogenerate" and _same(difference, d)]
+        if not twins:
+            only_catalog.append({**difference, "source": "catalog"})
+            continue
+        position = merged.index(twins[0])
+        merged = [d for d in merged if not any(d is twin for twin in twins)]
+        merged.insert(position, {**difference, "source": "autogenerate"})
+    return merged + only_catalog, only_catalog
+
+
+def run_catalog_pass(
+    options: Mapping[str, Any],
+    migrated_url: URL,
+    models_url: URL,
+    autogenerate: Sequence[Described],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """(every difference, each once; information; the lines fixing what only the catalog
+    pass found)."""
+    metadatas = metadatas_of(options)
+    build_models_database(migrated_url, models_url, metadatas)
+    found, information = compare(_snapshot(migrated_url), _snapshot(models_url))
+    filters = _Filters(options, metadatas)
+    differences, only_catalog = merge(autogenerate, [d for d in found if filters.keeps(d)])
+    shown = [item for item in information if filters.keeps(item)]
+    return differences, shown, [line for d in only_catalog for line in fixes(d)]
