@@ -703,6 +703,80 @@ DIFFERENT = [
         id="schema-only-in-migrations",
     ),
     pytest.param(
+        "CREATE SCHEMA shop; CREATE TABLE shop.items (id serial PRIMARY KEY, name varchar(50));"
+        " CREATE TABLE shop.orders (id serial PRIMARY KEY, item_id integer REFERENCES shop.items)",
+        (
+            "CREATE SCHEMA shop",
+            lambda m: (
+                sa.Table("items", m, ID(), sa.Column("name", sa.String(80)), schema="shop"),
+                sa.Table(
+                    "orders",
+                    m,
+                    ID(),
+                    sa.Column(
+                        "item_id", sa.Integer, sa.ForeignKey("shop.items.id", ondelete="CASCADE")
+                    ),
+                    schema="shop",
+                ),
+                sa.Table("notes", m, ID(), schema="shop"),
+            ),
+        ),
+        [
+            (
+                "modify_type",
+                "shop",
+                "items",
+                "name",
+                None,
+                "character varying(50)",
+                "character varying(80)",
+                C,
+            ),
+            ("add_table", "shop", "notes", None, None, None, None, T),
+            (
+                "modify_constraint",
+                "shop",
+                "orders",
+                None,
+                "orders_item_id_fkey",
+                "FOREIGN KEY (item_id) REFERENCES shop.items(id)",
+                "FOREIGN KEY (item_id) REFERENCES shop.items(id) ON DELETE CASCADE",
+                FK,
+            ),
+        ],
+        id="other-schema",
+    ),
+    pytest.param(
+        BOOKS.format(", isbn text UNIQUE"),
+        lambda m: books(
+            m, sa.Column("isbn", sa.Text), sa.Index("ix_books_isbn", "isbn", unique=True)
+        ),
+        # Alike in effect, but different objects: the catalog pass reports both.
+        [
+            (
+                "add_index",
+                None,
+                "books",
+                None,
+                "ix_books_isbn",
+                None,
+                "CREATE UNIQUE INDEX ix_books_isbn ON public.books USING btree (isbn)",
+                IX,
+            ),
+            (
+                "remove_constraint",
+                None,
+                "books",
+                None,
+                "books_isbn_key",
+                "UNIQUE (isbn)",
+                None,
+                UNIQUE,
+            ),
+        ],
+        id="unique-constraint-vs-unique-index",
+    ),
+    pytest.param(
         BOOKS.format(""),
         authors,
         [("remove_table", None, "books", None, None, None, None, T)],
@@ -895,6 +969,31 @@ EQUAL = [
         id="collation-comment-generated",
     ),
     pytest.param(
+        "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY);"
+        " CREATE SCHEMA tenant; CREATE TABLE tenant.alembic_version (version_num varchar(32) PRIMARY KEY)",
+        "CREATE SCHEMA tenant",
+        id="alembic-version-in-any-schema",
+    ),
+    pytest.param(
+        "CREATE SCHEMA shop; CREATE TABLE shop.items (id serial PRIMARY KEY);"
+        " CREATE TABLE shop.orders (id serial PRIMARY KEY, item_id integer REFERENCES shop.items);"
+        " DO $$BEGIN EXECUTE format('ALTER DATABASE %%I SET search_path = shop', current_database()); END$$",
+        (
+            "CREATE SCHEMA shop",
+            lambda m: (
+                sa.Table("items", m, ID(), schema="shop"),
+                sa.Table(
+                    "orders",
+                    m,
+                    ID(),
+                    sa.Column("item_id", sa.Integer, sa.ForeignKey("shop.items.id")),
+                    schema="shop",
+                ),
+            ),
+        ),
+        id="search-path-changed-by-a-migration",
+    ),
+    pytest.param(
         "CREATE EXTENSION citext; CREATE TABLE people (id serial PRIMARY KEY, email citext)",
         "CREATE EXTENSION citext; CREATE TABLE people (id serial PRIMARY KEY, email citext)",
         id="extension-on-both-sides",
@@ -1080,3 +1179,10 @@ def test_performance_2000_tables(pg_server: PostgresServer) -> None:
         )
     ]
     assert information == []
+
+
+def test_snapshot_leaves_the_session_search_path_alone(pg_server: PostgresServer) -> None:
+    with scratch_databases(pg_server, count=1) as (engine,), engine.connect() as conn:
+        conn.exec_driver_sql("SET search_path = pg_temp, public")
+        snapshot(conn)
+        assert conn.exec_driver_sql("SHOW search_path").scalar() == "pg_temp, public"
