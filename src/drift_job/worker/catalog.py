@@ -158,7 +158,20 @@ def _structure(definition: str, quoted_name: str) -> str:
 
 
 def snapshot(connection: Connection) -> Snapshot:
-    """Read the catalogs of the database ``connection`` is connected to (one query per kind)."""
+    """Read the catalogs of the database ``connection`` is connected to (one query per kind).
+
+    The server qualifies names that are not on the search_path, so the search_path is pinned
+    to ``public`` while reading (a migration may have changed the database's or role's
+    setting): both databases then render the same objects the same way. It is restored after.
+    """
+    previous = connection.execute(text(catalog_sql.SEARCH_PATH)).scalar()
+    connection.execute(text(catalog_sql.SET_SEARCH_PATH), {"value": "public"})
+    taken = _read(connection)
+    connection.execute(text(catalog_sql.SET_SEARCH_PATH), {"value": previous})
+    return taken
+
+
+def _read(connection: Connection) -> Snapshot:
     version = int(_rows(connection, catalog_sql.SERVER_VERSION)[0]["version"])
     tables: dict[tuple[str, str], Table] = {}
     for row in _rows(connection, catalog_sql.TABLES):

@@ -98,6 +98,11 @@ def _generation(column: Column) -> str | None:
     return column.default if column.serial else None
 
 
+def _numbering(column: Column) -> str | None:
+    """What is compared: two serials are alike whatever their sequences are called."""
+    return "serial" if column.serial else _generation(column)
+
+
 def _generated(column: Column) -> str | None:
     if not column.generated:
         return None
@@ -126,7 +131,7 @@ def _column_changes(table: Table, old: Column, new: Column) -> Iterable[Entry]:
     if old.not_null != new.not_null:
         nullable = {True: "NOT NULL", False: "NULL"}
         yield change("modify_nullable", "nullable", nullable[old.not_null], nullable[new.not_null])
-    if _generation(old) != _generation(new):
+    if _numbering(old) != _numbering(new):
         yield change("modify_identity", "identity", _generation(old), _generation(new))
     if _generated(old) != _generated(new):
         yield change("modify_generated", "generated", _generated(old), _generated(new))

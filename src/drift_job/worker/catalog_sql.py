@@ -37,6 +37,10 @@ _USER_TABLE = (
     + _not_extension_owned("pg_class", "c.oid")
 )
 
+SEARCH_PATH = "SELECT current_setting('search_path')"
+# Session-wide (is_local false): a SET inside a transaction that rolls back is undone anyway.
+SET_SEARCH_PATH = "SELECT set_config('search_path', :value, false)"
+
 SERVER_VERSION = "SELECT current_setting('server_version_num')::int AS version"
 
 SCHEMAS = f"""
