@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from projects import add_migration, mini_project
 from servers import PostgresServer, drift_check
 
@@ -94,3 +95,53 @@ def test_a_table_model_missing_from_target_metadata(
     (item,) = _report(run.stdout)["information"]  # type: ignore[misc]
     assert item["kind"] == "model_not_in_target_metadata" and item["table"] == "audit_log"
     assert "audit_models.py" in item["detail"]
+
+
+FILTERED_ENV_PY = """
+    from alembic import context
+    import mini_models
+
+    def include_object(obj, name, type_, reflected, compare_to):
+        # Mealie's pattern: constraints the migrations define by hand, outside the models.
+        return not (type_ == "unique_constraint" and compare_to is None and name == "notes_body_key")
+
+    connection = context.config.attributes["connection"]
+    context.configure(
+        connection=connection, target_metadata=mini_models.metadata, include_object=include_object
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+"""
+
+
+def test_include_object_filters_constraints_too(pg_server: PostgresServer, tmp_path: Path) -> None:
+    import textwrap
+
+    project = mini_project(tmp_path, "shared-connection")
+    (project / "migrations" / "env.py").write_text(textwrap.dedent(FILTERED_ENV_PY))
+    add_migration(
+        project, "0002", "0001", 'op.create_unique_constraint("notes_body_key", "notes", ["body"])',
+        versions=VERSIONS,
+    )  # fmt: skip
+    run = drift_check("check", "--format", "json", env=pg_server.env(), cwd=project)
+    assert run.code == 0, run.output
+
+
+def test_an_extension_only_the_migrations_create_is_information(
+    pg_server: PostgresServer, tmp_path: Path
+) -> None:
+    available = {str(r[0]) for r in pg_server.query("SELECT name FROM pg_available_extensions")}
+    extension = next((e for e in ("citext", "pgcrypto", "hstore") if e in available), None)
+    if extension is None:
+        pytest.skip("the server offers none of citext, pgcrypto, hstore")
+    project = mini_project(tmp_path, "shared-connection")
+    add_migration(
+        project, "0002", "0001", f'op.execute("CREATE EXTENSION IF NOT EXISTS {extension}")',
+        versions=VERSIONS,
+    )  # fmt: skip
+    run = drift_check("check", "--format", "json", env=pg_server.env(), cwd=project)
+    assert run.code == 0, run.output
+    (item,) = _report(run.stdout)["information"]  # type: ignore[misc]
+    assert item["kind"] == "extension" and item["object"] == extension
+    strict = drift_check("check", "--strict", env=pg_server.env(), cwd=project)
+    assert strict.code == 1, strict.output

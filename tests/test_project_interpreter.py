@@ -115,3 +115,25 @@ def test_an_interpreter_without_alembic_is_named(pg_server: PostgresServer, tmp_
     assert f"the Python at {bare}" in line, line
     assert "cannot import sqlalchemy" in line or "cannot import alembic" in line, line
     assert pg_server.temporary_databases() == []
+
+
+def test_every_worker_module_imports_on_the_oldest_python(project_python: Path) -> None:
+    """The worker's modules run under the project's interpreter: Python 3.8 syntax only."""
+    worker = Path(__file__).resolve().parent.parent / "src" / "drift_job" / "worker"
+    code = (
+        "import importlib, importlib.util, sys\n"
+        f"path = {str(worker)!r}\n"
+        "spec = importlib.util.spec_from_file_location('w', path + '/__init__.py', "
+        "submodule_search_locations=[path])\n"
+        "package = importlib.util.module_from_spec(spec)\n"
+        "sys.modules['w'] = package\n"
+        "spec.loader.exec_module(package)\n"
+        "import pathlib\n"
+        "for module in sorted(pathlib.Path(path).glob('*.py')):\n"
+        "    if module.stem != '__init__':\n"
+        "        importlib.import_module('w.' + module.stem)\n"
+    )
+    completed = subprocess.run(
+        [str(project_python), "-c", code], capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0, completed.stderr

@@ -96,11 +96,11 @@ def render_text(result: CheckResult, *, color: bool = False) -> str:
         lines += [f"  - {d.detail}{_found_by(d)}" for d in result.differences]
         if result.suggested_migration:
             lines.append("")
-            lines.append("Alembic operations that would fix it (as autogenerate would write them):")
+            lines.append("Alembic operations that would fix it (review them before use):")
             lines += [f"    {line}" for line in result.suggested_migration.splitlines()]
         lines.append("")
         lines.append("To fix it:")
-        lines += [f"  {number}. {step}" for number, step in enumerate(FIX_STEPS, start=1)]
+        lines += [f"  {number}. {step}" for number, step in enumerate(fix_steps(result), 1)]
     else:
         lines.append(_paint(f"error (exit {result.exit_code}): {result.message}", "1;31", color))
     lines += _information_lines(result)
@@ -111,6 +111,17 @@ def render_text(result: CheckResult, *, color: bool = False) -> str:
             "drift-check leaves them alone"
         )
     return "\n".join(lines) + "\n"
+
+
+def fix_steps(result: CheckResult) -> tuple[str, ...]:
+    """What to do; autogenerate cannot write what only the catalog pass found."""
+    if not any(d.source == "catalog" for d in result.differences):
+        return FIX_STEPS
+    first = (
+        "alembic revision --autogenerate -m 'describe the change', then add the operations "
+        "marked as found by the catalog comparison above (autogenerate cannot see those)"
+    )
+    return (first, *FIX_STEPS[1:])
 
 
 def _found_by(difference: Difference) -> str:
@@ -152,7 +163,7 @@ def render_markdown(result: CheckResult) -> str:
         ]
         lines += ["", "Alembic operations that would fix it:", "", "```python"]
         lines += [result.suggested_migration, "```", "", "To fix it:", ""]
-        lines += [f"{number}. {step}" for number, step in enumerate(FIX_STEPS, start=1)]
+        lines += [f"{number}. {step}" for number, step in enumerate(fix_steps(result), 1)]
     else:
         lines.append(f"**Error** (exit {result.exit_code}): {result.message}")
     info = _information_lines(result)

@@ -198,7 +198,6 @@ class Supervisor:
             models = (
                 database.new_database_name(settings.prefix) if settings.compare == "both" else None
             )
-            names = [name, models] if models else [name]
             job = job_message(settings, address, name, self.token, self.run_id)
             self.worker.send(protocol.JOB, **job, models_database=models)
             preparing = self.preparing = Background(temporary.prepare)
@@ -207,9 +206,16 @@ class Supervisor:
             self.stage = "database"
             temporary.admin = self._wait(preparing)
             with self.timed("database") as note:
-                before = self._wait(Background(lambda: temporary.create(names)))
-                note.append(f"created {' and '.join(names)} on {address.label}")
+                before = self._wait(
+                    Background(lambda: temporary.create([name], partial(blame, self)))
+                )
+                note.append(f"created {name} on {address.label}")
             self.worker.send(protocol.GO)
+            if models is not None:  # once the migrations have run: what broke is then known
+                self._await(protocol.WANT_MODELS)
+                self.stage = "catalog"
+                self._wait(Background(lambda: temporary.create([models], partial(blame, self))))
+                self.worker.send(protocol.MODELS)
             outcome = self._await(protocol.RESULT)
             result.created_databases = temporary.created_since(before)
             result.differences = [Difference.from_message(d) for d in outcome["differences"]]
@@ -238,14 +244,18 @@ class Supervisor:
             return
         if prepared is not None and prepared is not temporary.admin:  # ended before using it
             prepared.close()
-        if temporary.name is None or (self.keep_database and self.pending is None):
+        if temporary.name is None:
             temporary.close()
             return
+        # A call to the server still blocked in its thread holds the connection.
+        blocked = self.pending is not None and not self.pending.done
+        if self.keep_database and not blocked:  # the migrated one stays, for debugging
+            temporary.keep(temporary.name)
         self.stage = "cleanup"
         culprit = partial(blame, self)
         try:
             with self.timed("cleanup") as note:
-                if self.pending is not None or self.control.stopping():
+                if blocked or self.control.stopping():
                     temporary.emergency_drop(culprit, stopping=True)
                 else:
                     try:
@@ -253,7 +263,7 @@ class Supervisor:
                     except DriftCheckError as stopped:  # a signal or the deadline meanwhile
                         temporary.emergency_drop(culprit, stopping=True)
                         self.cleanup_error = stopped
-                note.append(f"dropped {' and '.join(temporary.names)}")
+                note.append(f"dropped {' and '.join(temporary.dropping)}")
         except DriftCheckError as exc:
             self.cleanup_error = exc
         finally:

@@ -33,7 +33,16 @@ class TemporaryDatabase:
         self.run_id = run_id
         self.log = log
         self.names: list[str] = []
+        self.kept: set[str] = set()
         self.admin: PgConnection | None = None
+
+    def keep(self, name: str) -> None:
+        """Leave ``name`` in place at cleanup (``--keep-database``)."""
+        self.kept.add(name)
+
+    @property
+    def dropping(self) -> list[str]:
+        return [name for name in self.names if name not in self.kept]
 
     @property
     def name(self) -> str | None:
@@ -48,10 +57,7 @@ class TemporaryDatabase:
         """Connect, check the role, sweep old leftovers. The connection is then held for the
         whole run: its application_name proves the run alive to any ``sweep``."""
         settings, address = self.settings, self.address
-        conn = database.maintenance_connection(
-            address, timeout=settings.connect_timeout, application_name=self.application_name
-        )
-        leftovers.keep_session_alive(conn)
+        conn = self._connect()
         superuser = database.check_can_create(conn)
         if superuser and not settings.embedded:
             self.log(
@@ -61,20 +67,50 @@ class TemporaryDatabase:
         leftovers.sweep(conn, settings.prefix, settings.orphan_ttl, dry_run=False, log=self.log)
         return conn
 
-    def create(self, names: list[str]) -> set[str]:
-        """CREATE (and mark) the databases; returns every database on the server then."""
+    def _connect(self) -> PgConnection:
+        conn = database.maintenance_connection(
+            self.address,
+            timeout=self.settings.connect_timeout,
+            application_name=self.application_name,
+        )
+        leftovers.keep_session_alive(conn)
+        return conn
+
+    def create(self, names: list[str], blame: Blame, *, again: bool = True) -> set[str]:
+        """CREATE (and mark) the databases; returns every database on the server then. If the
+        held connection broke (a migration dropped the maintenance database, or ended our
+        sessions), a fresh one tells why; ``blame`` names a migration that caused it."""
         if self.admin is None:
             raise RuntimeError("drift-check: CREATE before the connection was prepared")
-        for name in names:
-            self.names.append(name)
-            database.create_database(self.admin, name, self.run_id)
-        return database.database_names(self.admin)
+        try:
+            for name in names:
+                self.names.append(name)
+                database.create_database(self.admin, name, self.run_id)
+            return database.database_names(self.admin)
+        except psycopg2.Error as exc:
+            if not again:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                raise InfrastructureError(
+                    f"could not create a temporary database: {first}"
+                ) from exc
+            self.names = [n for n in self.names if n not in names]
+        self.admin.close()
+        try:
+            self.admin = self._connect()
+        except DriftCheckError as exc:
+            cause = blame(exc)
+            if cause is None:
+                raise
+            raise MigrationError(cause) from exc
+        return self.create(names, blame, again=False)
 
     def created_since(self, before: set[str]) -> list[str]:
         """Databases that appeared during the run (the migrations': reported, never dropped).
         If the held connection broke meanwhile, cleanup finds out why."""
         try:
-            return sorted(database.database_names(self.admin) - before) if self.admin else []
+            if self.admin is None:
+                return []
+            return sorted(database.database_names(self.admin) - before - set(self.names))
         except psycopg2.Error:
             return []
 
@@ -85,7 +121,7 @@ class TemporaryDatabase:
         try:
             if admin is None or admin.closed:
                 raise psycopg2.InterfaceError("the held connection is gone")
-            for name in self.names:
+            for name in self.dropping:
                 database.drop_database(admin, name)
         except psycopg2.Error:
             self.emergency_drop(blame, stopping=False)
@@ -94,14 +130,14 @@ class TemporaryDatabase:
         """A fresh connection: end our other sessions (a CREATE or DROP in flight), then drop.
         If a migration dropped the maintenance database, the drop goes through template1 and
         the run fails as a migration failure (exit 4) naming the likely revision."""
-        if not self.names:
+        if not self.dropping:
             return
         wait = (
             EMERGENCY_CONNECT_TIMEOUT
             if stopping
             else min(CLEANUP_WAIT, self.settings.connect_timeout)
         )
-        names = ", ".join(self.names)
+        names = ", ".join(self.dropping)
         try:
             self._drop_through(self.address, wait)
         except DriftCheckError as exc:
@@ -122,7 +158,7 @@ class TemporaryDatabase:
             address, timeout=wait, application_name="drift-check cleanup"
         ) as conn:
             database.terminate_run_sessions(conn, self.application_name)
-            for name in self.names:
+            for name in self.dropping:
                 database.drop_database(conn, name)
 
     def close(self) -> None:

@@ -86,9 +86,9 @@ def _described(
     migrations = None if old is None else old.definition
     models = None if new is None else new.definition
     if change == "rename":
-        if looks_generated(old.name, old.table, index) and looks_generated(
-            new.name, new.table, index
-        ):
+        # A models' name that PostgreSQL chose means the model left it unnamed: the
+        # migrations' own name (fk_cookbooks_household_id) is then no difference.
+        if looks_generated(new.name, new.table, index):
             return None
         detail = (
             f"{where}: {show(new.definition)} named {old.name} in the migrations,"

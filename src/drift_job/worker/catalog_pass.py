@@ -10,7 +10,7 @@ for autogenerate. A difference autogenerate also found is reported once, as auto
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
@@ -23,7 +23,20 @@ EXTENSIONS = (
     "SELECT e.extname, n.nspname FROM pg_extension e "
     "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname <> 'plpgsql'"
 )
-Described = Mapping[str, Any]
+if TYPE_CHECKING:  # only in annotations: the worker also runs on Python 3.8
+    Described = Mapping[str, Any]
+#: The catalog's object_type → what Alembic's include_object / include_name call it.
+OBJECT_TYPES = {
+    "index": "index",
+    "unique_constraint": "unique_constraint",
+    "foreign_key_constraint": "foreign_key_constraint",
+}
+#: Stand-ins for objects only the migrations have, as reflection would give them.
+STAND_INS: dict[str, Any] = {
+    "index": sa.Index,
+    "unique_constraint": lambda name: sa.UniqueConstraint(name=name),
+    "foreign_key_constraint": lambda name: sa.ForeignKeyConstraint([], [], name=name),
+}
 
 
 def metadatas_of(options: Mapping[str, Any]) -> list[sa.MetaData]:
@@ -52,9 +65,12 @@ def _schemas_of(metadatas: Iterable[sa.MetaData]) -> set[str]:
     return found
 
 
-def build_models_database(migrated_url: URL, models_url: URL, metadatas: list[sa.MetaData]) -> None:
+def build_models_database(
+    migrated_url: URL, models_url: URL, metadatas: list[sa.MetaData]
+) -> list[dict[str, Any]]:
     """``create_all`` into the empty models database, after the extensions the migrated
-    database has (a model may use citext or vector) and the schemas the models use."""
+    database has (a model may use citext or vector) and the schemas the models use. The
+    extensions are returned as information: models cannot express them."""
     source = sa.create_engine(migrated_url, poolclass=NullPool)
     try:
         with source.connect() as connection:
@@ -78,6 +94,17 @@ def build_models_database(migrated_url: URL, models_url: URL, metadatas: list[sa
                 metadata.create_all(connection)
     finally:
         engine.dispose()
+    return [
+        {
+            "kind": "extension",
+            "schema": None if schema == "public" else schema,
+            "table": None,
+            "object": name,
+            "detail": f"extension {name} (only in the migrations; the models' database was "
+            "given it too, so that their types resolve)",
+        }
+        for name, schema in sorted(extensions)
+    ]
 
 
 def _snapshot(url: URL) -> Any:
@@ -118,22 +145,48 @@ class _Filters:
             return False  # as autogenerate: other schemas only with include_schemas=True
         if table_name is None:
             return True
-        parents = {"schema_name": schema}
-        if self.include_name is not None and not self._call(
-            self.include_name, table_name, "table", parents
-        ):
+        if not self._name(table_name, "table", {"schema_name": schema}):
             return False
-        if self.include_object is None:
-            return True
         table, reflected = self._table(schema, table_name)
-        if not self._call(self.include_object, table, table_name, "table", reflected, None):
+        if not self._object(table, table_name, "table", reflected):
             return False
-        column = difference.get("column")
+        column, name = difference.get("column"), difference.get("object")
+        parents = {
+            "schema_name": schema,
+            "table_name": table_name,
+            "schema_qualified_table_name": table.key,
+        }
         if column is not None:
             obj = table.columns.get(column)
             stand_in = obj if obj is not None else sa.Column(column)
-            return self._call(self.include_object, stand_in, column, "column", obj is None, None)
-        return True
+            return self._name(column, "column", parents) and self._object(
+                stand_in, column, "column", obj is None
+            )
+        type_ = OBJECT_TYPES.get(str(difference.get("object_type")))
+        if name is None or type_ is None:
+            return True
+        obj = self._member(table, str(name))
+        # The side the object is on: only the migrations' is reflected (compare_to None).
+        reflected = difference.get("models") is None
+        return self._name(str(name), type_, parents) and self._object(
+            obj if obj is not None else STAND_INS[type_](name), str(name), type_, reflected
+        )
+
+    def _name(self, name: str, type_: str, parents: Mapping[str, Any]) -> bool:
+        return self.include_name is None or self._call(self.include_name, name, type_, parents)
+
+    def _object(self, obj: Any, name: str, type_: str, reflected: bool) -> bool:
+        return self.include_object is None or self._call(
+            self.include_object, obj, name, type_, reflected, None
+        )
+
+    @staticmethod
+    def _member(table: sa.Table, name: str) -> Any:
+        """The model's own index or constraint of that name, if the model has one."""
+        for item in (*table.indexes, *table.constraints):
+            if getattr(item, "name", None) == name:
+                return item
+        return None
 
 
 #: Which autogenerate kinds describe the same difference as a catalog kind.
@@ -156,18 +209,28 @@ def _same(catalog: Described, other: Described) -> bool:
     return theirs is None or ours is None or theirs == ours
 
 
+#: Where the catalog's description says more than autogenerate's (the definitions on both
+#: sides: ON DELETE, an expression, a predicate), it replaces it.
+RICHER = frozenset(
+    {"modify_constraint", "modify_index", "add_index", "remove_index", "add_fk", "remove_fk"}
+    | {"add_constraint", "remove_constraint"}
+)
+
+
 def merge(
     autogenerate: Sequence[Described], catalog: Sequence[Described]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(every difference once, the catalog-only ones). A difference both passes found is
-    reported as autogenerate's (``alembic check`` sees it too, and its ops fix it) with the
-    catalog's description, which renders both sides as the server does."""
+    reported as autogenerate's (``alembic check`` sees it too, and its ops fix it), in the
+    catalog's words where those render both sides' definitions."""
     merged = [dict(d) for d in autogenerate]
     only_catalog = []
     for difference in catalog:
         twins = [d for d in merged if d.get("source") == "autogenerate" and _same(difference, d)]
         if not twins:
             only_catalog.append({**difference, "source": "catalog"})
+            continue
+        if difference["kind"] not in RICHER:
             continue
         position = merged.index(twins[0])
         merged = [d for d in merged if not any(d is twin for twin in twins)]
@@ -184,8 +247,9 @@ def run_catalog_pass(
     """(every difference, each once; information; the lines fixing what only the catalog
     pass found)."""
     metadatas = metadatas_of(options)
-    build_models_database(migrated_url, models_url, metadatas)
+    extensions = build_models_database(migrated_url, models_url, metadatas)
     found, information = compare(_snapshot(migrated_url), _snapshot(models_url))
+    information = extensions + information
     filters = _Filters(options, metadatas)
     differences, only_catalog = merge(autogenerate, [d for d in found if filters.keeps(d)])
     shown = [item for item in information if filters.keeps(item)]

@@ -81,7 +81,7 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
         version_dirs=[str(d) for d in project.version_dirs],
     )
     commands.expect(protocol.GO)
-    commands.exit_when_closed()
+    commands.watch()
     configured: dict[str, Any] = {}
     watch_configure(lambda revision: channel.send(protocol.APPLIED, revision=revision), configured)
     with stages.stage("migrate") as note:
@@ -94,6 +94,8 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
         note.append(f"{len(differences)} difference(s)")
     information: list[dict[str, Any]] = []
     if job.get("models_database"):
+        channel.send(protocol.WANT_MODELS)
+        commands.expect(protocol.MODELS)  # created while the migrations ran
         with stages.stage("catalog") as note:
             models_url = target_url(server, job["models_database"], sync_driver(driver))
             differences, information, fixing = run_catalog_pass(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import queue
 import threading
 import time
 from collections.abc import Iterator
@@ -30,13 +31,18 @@ class Channel:
 
 
 class Commands:
-    """The supervisor's commands; end of file means the supervisor is gone."""
+    """The supervisor's commands; end of file means the supervisor is gone, and from
+    :meth:`watch` on a thread notices that at once, wherever the main thread is."""
 
     def __init__(self, fd: int) -> None:
         self._stream = os.fdopen(fd, "rb", buffering=0)
+        self._queue: queue.Queue[bytes] | None = None
+
+    def _line(self) -> bytes:
+        return self._queue.get() if self._queue is not None else self._stream.readline()
 
     def expect(self, kind: str) -> dict[str, Any]:
-        line = self._stream.readline()
+        line = self._line()
         if not line:
             os._exit(SUPERVISOR_GONE)
         message = protocol.decode(line)
@@ -44,15 +50,20 @@ class Commands:
             raise protocol.ProtocolError(f"expected {kind}, got {message['type']}")
         return message
 
-    def exit_when_closed(self) -> None:
-        """From now on nothing more is expected: a closed pipe ends the process."""
+    def watch(self) -> None:
+        """Read commands on a thread from now on: a closed pipe ends the process even while
+        the project's code runs (an orphaned worker must not go on migrating)."""
+        lines: queue.Queue[bytes] = queue.Queue()
 
-        def watch() -> None:
-            while self._stream.readline():
-                pass
-            os._exit(SUPERVISOR_GONE)
+        def read() -> None:
+            while True:
+                line = self._stream.readline()
+                if not line:
+                    os._exit(SUPERVISOR_GONE)
+                lines.put(line)
 
-        threading.Thread(target=watch, name="drift-check-watchdog", daemon=True).start()
+        self._queue = lines
+        threading.Thread(target=read, name="drift-check-watchdog", daemon=True).start()
 
 
 class Stages:
