@@ -84,7 +84,8 @@ class TemporaryDatabase:
             raise RuntimeError("drift-check: CREATE before the connection was prepared")
         try:
             for name in names:
-                self.names.append(name)
+                if name not in self.names:  # announced before CREATE: cleanup drops it
+                    self.names.append(name)
                 database.create_database(self.admin, name, self.run_id)
             return database.database_names(self.admin)
         except psycopg2.Error as exc:
@@ -93,7 +94,6 @@ class TemporaryDatabase:
                 raise InfrastructureError(
                     f"could not create a temporary database: {first}"
                 ) from exc
-            self.names = [n for n in self.names if n not in names]
         self.admin.close()
         try:
             self.admin = self._connect()
