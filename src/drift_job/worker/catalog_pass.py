@@ -9,11 +9,12 @@ for autogenerate. A difference autogenerate also found is reported once, as auto
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Connection
 from sqlalchemy.pool import NullPool
 
 from .catalog import compare, snapshot
@@ -66,34 +67,25 @@ def _schemas_of(metadatas: Iterable[sa.MetaData]) -> set[str]:
 
 
 def build_models_database(
-    migrated_url: URL, models_url: URL, metadatas: list[sa.MetaData]
+    migrated: Connection, models: Connection, metadatas: list[sa.MetaData]
 ) -> list[dict[str, Any]]:
     """``create_all`` into the empty models database, after the extensions the migrated
     database has (a model may use citext or vector) and the schemas the models use. The
     extensions are returned as information: models cannot express them."""
-    source = sa.create_engine(migrated_url, poolclass=NullPool)
-    try:
-        with source.connect() as connection:
-            extensions = connection.execute(sa.text(EXTENSIONS)).fetchall()
-    finally:
-        source.dispose()
-    engine = sa.create_engine(models_url, poolclass=NullPool)
-    try:
-        with engine.begin() as connection:
-            for schema in sorted(_schemas_of(metadatas)):
-                connection.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {_quoted(schema)}"))
-            for name, schema in extensions:
-                connection.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {_quoted(schema)}"))
-                connection.execute(
-                    sa.text(
-                        f"CREATE EXTENSION IF NOT EXISTS {_quoted(name)} "
-                        f"WITH SCHEMA {_quoted(schema)}"
-                    )
+    with migrated.begin():  # begun and ended here: SQLAlchemy 1.4 and 2 alike
+        extensions = migrated.execute(sa.text(EXTENSIONS)).fetchall()
+    with models.begin():
+        for schema in sorted(_schemas_of(metadatas)):
+            models.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {_quoted(schema)}"))
+        for name, schema in extensions:
+            models.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {_quoted(schema)}"))
+            models.execute(
+                sa.text(
+                    f"CREATE EXTENSION IF NOT EXISTS {_quoted(name)} WITH SCHEMA {_quoted(schema)}"
                 )
-            for metadata in metadatas:
-                metadata.create_all(connection)
-    finally:
-        engine.dispose()
+            )
+        for metadata in metadatas:
+            metadata.create_all(models)
     return [
         {
             "kind": "extension",
@@ -107,11 +99,12 @@ def build_models_database(
     ]
 
 
-def _snapshot(url: URL) -> Any:
+@contextmanager
+def _connected(url: URL) -> Iterator[Connection]:
     engine = sa.create_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as connection:
-            return snapshot(connection)
+            yield connection
     finally:
         engine.dispose()
 
@@ -247,8 +240,9 @@ def run_catalog_pass(
     """(every difference, each once; information; the lines fixing what only the catalog
     pass found)."""
     metadatas = metadatas_of(options)
-    extensions = build_models_database(migrated_url, models_url, metadatas)
-    found, information = compare(_snapshot(migrated_url), _snapshot(models_url))
+    with _connected(migrated_url) as migrated, _connected(models_url) as models:
+        extensions = build_models_database(migrated, models, metadatas)
+        found, information = compare(snapshot(migrated), snapshot(models))
     information = extensions + information
     filters = _Filters(options, metadatas)
     differences, only_catalog = merge(autogenerate, [d for d in found if filters.keeps(d)])
