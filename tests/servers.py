@@ -21,6 +21,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from sqlalchemy.engine import URL
 
 from drift_job.server import Binaries, ThrowawayServer, find_binaries
 
@@ -74,6 +75,17 @@ class PostgresServer:
         )
         conn.autocommit = True
         return conn
+
+    def sqlalchemy_url(self, database: str) -> URL:
+        """The SQLAlchemy URL of one of this server's databases (psycopg2)."""
+        return URL.create(
+            "postgresql+psycopg2",
+            username=self.superuser,
+            password=self.password,
+            host=self.host,
+            port=self.port,
+            database=database,
+        )
 
     def query(
         self, sql: str, params: tuple[object, ...] = (), database: str = "postgres"

@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from servers import PostgresServer
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSRANGE, UUID
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
 from drift_job.worker.catalog import Snapshot, compare, snapshot
@@ -36,15 +36,7 @@ def scratch_databases(server: PostgresServer, count: int = 2) -> Iterator[list[E
     try:
         for name in names:
             server.query(f'CREATE DATABASE "{name}"')
-            url = URL.create(
-                "postgresql+psycopg2",
-                username=server.superuser,
-                password=server.password,
-                host=server.host,
-                port=server.port,
-                database=name,
-            )
-            engines.append(sa.create_engine(url, poolclass=NullPool))
+            engines.append(sa.create_engine(server.sqlalchemy_url(name), poolclass=NullPool))
         yield engines
     finally:
         for engine in engines:

@@ -54,15 +54,9 @@ class Database:
 
     def __init__(self, server: PostgresServer, name: str) -> None:
         self.server, self.name = server, name
-        url = sqlalchemy.engine.URL.create(
-            "postgresql+psycopg2",
-            username=server.superuser,
-            password=server.password,
-            host=server.host,
-            port=server.port,
-            database=name,
+        self.engine = sqlalchemy.create_engine(
+            server.sqlalchemy_url(name), poolclass=sqlalchemy.pool.NullPool
         )
-        self.engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
 
     def run(self, sql: str) -> None:
         self.server.query(sql, database=self.name)
