@@ -2,15 +2,14 @@
 
 A database is a leftover only if it is ours (name pattern AND marker comment), old enough, and
 its run is gone. A run is alive while the server shows a session named after it (every run
-holds one for its whole life, see :func:`hold_liveness`; SIGKILL closes it with the process)
+holds one for its whole life, see :func:`liveness_session`; SIGKILL closes it with the process)
 or any session connected to the database itself (a worker still migrating). The sweep acts
 only on databases the current role may drop; another role's are left alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -49,19 +48,15 @@ def liveness_name(run_id: str) -> str:
     return f"{TOOL_NAME} {run_id}"
 
 
-@contextmanager
-def hold_liveness(address: ServerAddress, run_id: str, timeout: float) -> Iterator[PgConnection]:
-    """Hold an idle maintenance-database session named after the run while the body runs.
-
-    Enter it before CREATE DATABASE and leave it after the final DROP: as long as it is open,
-    a sweep anywhere (even with ``--older-than 0``) leaves the run's database alone.
-    ``timeout`` bounds the connection retries, as for every other connection.
-    """
-    with database.admin_connection(
+def liveness_session(address: ServerAddress, run_id: str, timeout: float) -> PgConnection:
+    """A maintenance-database session named after the run, to hold open from before CREATE
+    DATABASE until after the final DROP: while it is open, a sweep anywhere (even with
+    ``--older-than 0``) leaves the run's databases alone. ``timeout`` bounds the retries."""
+    conn = database.maintenance_connection(
         address, timeout=timeout, application_name=liveness_name(run_id)
-    ) as conn:
-        keep_session_alive(conn)
-        yield conn
+    )
+    keep_session_alive(conn)
+    return conn
 
 
 def keep_session_alive(conn: PgConnection) -> None:

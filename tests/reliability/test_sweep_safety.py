@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import servers
 from projects import add_migration
 
 from drift_job.database import ServerAddress
-from drift_job.leftovers import hold_liveness
+from drift_job.leftovers import liveness_session
 
 from .reliability_support import query, run, sessions_running, start, wait_until
 
@@ -96,7 +97,7 @@ def test_sweep_older_than_0_leaves_a_migrating_check_alone(
 def test_the_liveness_session_keeps_the_database(roles: Any, project: Path) -> None:
     """Held by another role (the superuser): a plain CREATEDB role still sees it."""
     name = _leftover(roles, "drift_check_20010101000000_1a1a1a1a", role=SELF, run_id="a1b2c3d4e5f6")
-    with hold_liveness(_superuser_address(roles), "a1b2c3d4e5f6", timeout=5):
+    with closing(liveness_session(_superuser_address(roles), "a1b2c3d4e5f6", timeout=5)):
         for older_than in ("0", "1s"):
             kept = _sweep(roles, project, "--older-than", older_than)
             assert kept.code == 0, kept.describe()

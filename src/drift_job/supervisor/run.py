@@ -14,12 +14,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from functools import partial
 from typing import Any, TypeVar
 
 from psycopg2.extensions import connection as PgConnection
 
-from drift_job import database, leftovers
+from drift_job import database
 from drift_job.comparison import Difference, Information
 from drift_job.database import ServerAddress
 from drift_job.errors import DriftCheckError
@@ -87,10 +86,6 @@ class Supervisor:
         self.pending: Background[Any] | None = None
         self.cleanup_error: DriftCheckError | None = None
         self.preparing: Background[PgConnection] | None = None
-
-    @property
-    def application_name(self) -> str:
-        return leftovers.liveness_name(self.run_id)
 
     @contextmanager
     def timed(self, name: str) -> Iterator[list[str]]:
@@ -206,15 +201,13 @@ class Supervisor:
             self.stage = "database"
             temporary.admin = self._wait(preparing)
             with self.timed("database") as note:
-                before = self._wait(
-                    Background(lambda: temporary.create([name], partial(blame, self)))
-                )
+                before = self._wait(Background(lambda: temporary.create([name], self._blame)))
                 note.append(f"created {name} on {address.label}")
             self.worker.send(protocol.GO)
             if models is not None:  # once the migrations have run: what broke is then known
                 self._await(protocol.WANT_MODELS)
                 self.stage = "catalog"
-                self._wait(Background(lambda: temporary.create([models], partial(blame, self))))
+                self._wait(Background(lambda: temporary.create([models], self._blame)))
                 self.worker.send(protocol.MODELS)
             outcome = self._await(protocol.RESULT)
             result.created_databases = temporary.created_since(before)
@@ -232,6 +225,10 @@ class Supervisor:
             else:
                 result.status, result.exit_code = "clean", 0
                 result.message = "no drift"
+
+    def _blame(self, error: DriftCheckError) -> str | None:
+        """Why the server could not be reached, when a migration of this run caused it."""
+        return blame(self, error)
 
     def _cleanup(self) -> None:
         """Whatever happened: the worker killed first, then the database dropped — off this
@@ -252,16 +249,15 @@ class Supervisor:
         if self.keep_database and not blocked:  # the migrated one stays, for debugging
             temporary.keep(temporary.name)
         self.stage = "cleanup"
-        culprit = partial(blame, self)
         try:
             with self.timed("cleanup") as note:
                 if blocked or self.control.stopping():
-                    temporary.emergency_drop(culprit, stopping=True)
+                    temporary.emergency_drop(self._blame, stopping=True)
                 else:
                     try:
-                        self._wait(Background(lambda: temporary.drop(culprit)))
+                        self._wait(Background(lambda: temporary.drop(self._blame)))
                     except DriftCheckError as stopped:  # a signal or the deadline meanwhile
-                        temporary.emergency_drop(culprit, stopping=True)
+                        temporary.emergency_drop(self._blame, stopping=True)
                         self.cleanup_error = stopped
                 note.append(f"dropped {' and '.join(temporary.dropping)}")
         except DriftCheckError as exc:

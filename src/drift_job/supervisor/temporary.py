@@ -68,13 +68,7 @@ class TemporaryDatabase:
         return conn
 
     def _connect(self) -> PgConnection:
-        conn = database.maintenance_connection(
-            self.address,
-            timeout=self.settings.connect_timeout,
-            application_name=self.application_name,
-        )
-        leftovers.keep_session_alive(conn)
-        return conn
+        return leftovers.liveness_session(self.address, self.run_id, self.settings.connect_timeout)
 
     def create(self, names: list[str], blame: Blame, *, again: bool = True) -> set[str]:
         """CREATE (and mark) the databases; returns every database on the server then. If the

@@ -82,7 +82,6 @@ class ProjectOutput:
 
     def __init__(self, show: Callable[[str], None] | None) -> None:
         self.lines: collections.deque[str] = collections.deque(maxlen=OUTPUT_LINES_KEPT)
-        self.total = 0
         self._show = show
         self._pending = protocol.LineBuffer()
 
@@ -98,7 +97,6 @@ class ProjectOutput:
     def _add(self, raw: bytes) -> None:
         line = raw.decode("utf-8", errors="replace").rstrip("\r")
         self.lines.append(line)
-        self.total += 1
         if self._show is not None:
             self._show(line)
 
@@ -223,12 +221,8 @@ class WorkerProcess:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
-        self.close()
-
-    def close(self) -> None:
-        for fd in (self._events_fd,):
-            if fd is not None:
-                os.close(fd)
+        if self._events_fd is not None:
+            os.close(self._events_fd)
         self._events_fd = None
         if self.process.stdout is not None:
             self.process.stdout.close()
