@@ -42,6 +42,8 @@ FLAG_KEYS = {
     "format": "DRIFT_FORMAT",
     "output": "DRIFT_OUTPUT",
     "summary_file": "DRIFT_SUMMARY_FILE",
+    "roundtrip": "DRIFT_ROUNDTRIP",
+    "roundtrip_to": "DRIFT_ROUNDTRIP_TO",
 }
 
 
@@ -147,6 +149,24 @@ def _check_options(parser: argparse.ArgumentParser) -> None:
         "--timeout", metavar="DURATION", help="overall deadline (DRIFT_TIMEOUT, 15m)"
     )
     parser.add_argument(
+        "--roundtrip",
+        action="store_const",
+        const="1",
+        help="also downgrade each revision and upgrade again, comparing the schema at each "
+        "step (DRIFT_ROUNDTRIP)",
+    )
+    parser.add_argument(
+        "--roundtrip-to",
+        metavar="REV",
+        help="downgrade only down to this revision (DRIFT_ROUNDTRIP_TO, base)",
+    )
+    parser.add_argument(
+        "--roundtrip-skip",
+        metavar="REV=REASON",
+        action="append",
+        help="never downgrade REV, irreversible on purpose (repeatable; DRIFT_ROUNDTRIP_SKIP)",
+    )
+    parser.add_argument(
         "--orphan-ttl",
         metavar="DURATION",
         help="sweep our leftovers older than this first (DRIFT_ORPHAN_TTL, 6h)",
@@ -211,4 +231,6 @@ def flags_of(args: argparse.Namespace) -> dict[str, str | None]:
         flags["DRIFT_SET_ENV"] = "\n".join(args.set_env)
     if getattr(args, "x", None):
         flags["DRIFT_ALEMBIC_X"] = "\n".join(args.x)
+    if getattr(args, "roundtrip_skip", None):
+        flags["DRIFT_ROUNDTRIP_SKIP"] = "\n".join(args.roundtrip_skip)
     return flags

@@ -16,6 +16,8 @@ from xml.etree import ElementTree
 
 from drift_job import __version__
 from drift_job.comparison import Difference, Information
+from drift_job.roundtrip import RoundTrip
+from drift_job.roundtrip_report import add_junit_case, markdown_lines, text_lines
 
 TERMINATION_LOG = Path("/dev/termination-log")
 SUMMARY_LIMIT = 4096
@@ -50,6 +52,8 @@ class CheckResult:
     project_output: list[str] = field(default_factory=list, repr=False, compare=False)
     #: The exception behind an error result, for ``--debug``; never serialised.
     error: BaseException | None = field(default=None, repr=False, compare=False)
+    #: The downgrade round trip (``--roundtrip``), None when it did not run.
+    roundtrip: RoundTrip | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +69,7 @@ class CheckResult:
             "created_databases": self.created_databases,
             "timings": {stage: round(seconds, 3) for stage, seconds in self.timings.items()},
             "tool_version": self.tool_version,
+            "roundtrip": self.roundtrip.as_dict() if self.roundtrip else None,
         }
 
 
@@ -80,7 +85,7 @@ def _paint(text: str, code: str, color: bool) -> str:
 def render_text(result: CheckResult, *, color: bool = False) -> str:
     """The verdict for people: differences, the fixing operations, and what to do."""
     lines: list[str] = []
-    if result.status == "clean":
+    if result.status == "clean" or (result.status == "drift" and not result.differences):
         head = f" (head {result.alembic_head})" if result.alembic_head else ""
         lines.append(_paint(f"no drift: the models match the migrations{head}", "32", color))
     elif result.status == "drift":
@@ -104,6 +109,7 @@ def render_text(result: CheckResult, *, color: bool = False) -> str:
     else:
         lines.append(_paint(f"error (exit {result.exit_code}): {result.message}", "1;31", color))
     lines += _information_lines(result)
+    lines += text_lines(result)
     if result.created_databases:
         created = ", ".join(result.created_databases)
         lines.append(
@@ -150,7 +156,7 @@ def _cell(text: str) -> str:
 def render_markdown(result: CheckResult) -> str:
     """For pull-request comments and CI job summaries."""
     lines = ["### drift-check", ""]
-    if result.status == "clean":
+    if result.status == "clean" or (result.status == "drift" and not result.differences):
         head = result.alembic_head
         lines.append(f"No drift: the models match the migrations (head `{head}`).")
     elif result.status == "drift":
@@ -169,6 +175,7 @@ def render_markdown(result: CheckResult) -> str:
     info = _information_lines(result)
     if info:
         lines += ["", info[0], ""] + [line.strip() for line in info[1:]]
+    lines += markdown_lines(result)
     return "\n".join(lines) + "\n"
 
 
@@ -185,7 +192,7 @@ def render_junit(result: CheckResult) -> str:
     case = ElementTree.SubElement(
         suite, "testcase", classname="drift-check", name="models match migrations"
     )
-    if result.status == "drift":
+    if result.status == "drift" and result.differences:
         failure = ElementTree.SubElement(case, "failure", message=result.message, type="drift")
         details = [d.detail for d in result.differences]
         failure.text = "\n".join([*details, "", result.suggested_migration])
@@ -196,6 +203,7 @@ def render_junit(result: CheckResult) -> str:
     info = _information_lines(result)
     if info:
         ElementTree.SubElement(case, "system-out").text = "\n".join(info)
+    add_junit_case(suite, result)
     return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
 

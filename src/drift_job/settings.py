@@ -15,6 +15,7 @@ from pathlib import Path
 
 from drift_job.envfile import read_env_file
 from drift_job.errors import ConfigError
+from drift_job.settings_roundtrip import roundtrip_settings
 from drift_job.settings_rules import alembic_files, interpreter, server_kind
 from drift_job.settings_sources import Layers, Resolver
 from drift_job.settings_values import (
@@ -64,6 +65,9 @@ KNOWN_KEYS = (
     "DRIFT_VERBOSE",
     "DRIFT_COMPARE",
     "DRIFT_STRICT",
+    "DRIFT_ROUNDTRIP",
+    "DRIFT_ROUNDTRIP_TO",
+    "DRIFT_ROUNDTRIP_SKIP",
 )
 #: Which passes compare the migrated database with the models.
 COMPARE_MODES = ("both", "autogenerate")
@@ -116,6 +120,11 @@ class Settings:
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     #: The env file's values: the project's code sees them too (below the real environment).
     env_file_values: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    #: Downgrade every revision (down to ``roundtrip_to``) and upgrade again, comparing.
+    roundtrip: bool = False
+    roundtrip_to: str | None = None
+    #: (revision, reason): irreversible on purpose, never downgraded.
+    roundtrip_skip: tuple[tuple[str, str], ...] = ()
 
     @property
     def embedded(self) -> bool:
@@ -176,6 +185,10 @@ class Settings:
             "DRIFT_VERBOSE": "yes" if self.verbose else "no",
             "DRIFT_COMPARE": self.compare,
             "DRIFT_STRICT": "yes" if self.strict else "no",
+            "DRIFT_ROUNDTRIP": "yes" if self.roundtrip else "no",
+            "DRIFT_ROUNDTRIP_TO": self.roundtrip_to or "(base)",
+            "DRIFT_ROUNDTRIP_SKIP": "; ".join(f"{r}={why}" for r, why in self.roundtrip_skip)
+            or "(none)",
         }
         return {key: f"{value}  [{self._source(key)}]" for key, value in shown.items()}
 
@@ -247,6 +260,7 @@ def load_settings(
         "DRIFT_URL_ENV", ENV_NAME_PATTERN, "is not a valid environment variable name"
     )
     maintenance_db = layers.get("DRIFT_MAINTENANCE_DB")
+    roundtrip, roundtrip_to, roundtrip_skip = roundtrip_settings(resolve)
     settings = Settings(
         host=host,
         port=resolve.port() if configured else 5432,
@@ -288,6 +302,9 @@ def load_settings(
         env_file_values={k: v for k, v in file_values.items() if v is not None},
         secret_files=dict(resolve.secret_files),
         sources=dict(layers.sources),
+        roundtrip=roundtrip,
+        roundtrip_to=roundtrip_to,
+        roundtrip_skip=roundtrip_skip,
     )
     if problems:
         raise ConfigError("; ".join(problems))

@@ -23,6 +23,7 @@ from drift_job.comparison import Difference, Information
 from drift_job.database import ServerAddress
 from drift_job.errors import DriftCheckError
 from drift_job.report import CheckResult
+from drift_job.roundtrip import apply_verdict, job_options
 from drift_job.settings import Settings
 from drift_job.supervisor.control import POLL, Background, Control
 from drift_job.supervisor.outcome import blame, worker_died, worker_error
@@ -194,7 +195,9 @@ class Supervisor:
                 database.new_database_name(settings.prefix) if settings.compare == "both" else None
             )
             job = job_message(settings, address, name, self.token, self.run_id)
-            self.worker.send(protocol.JOB, **job, models_database=models)
+            self.worker.send(
+                protocol.JOB, **job, models_database=models, roundtrip=job_options(settings)
+            )
             preparing = self.preparing = Background(temporary.prepare)
             self.revisions = self._await(protocol.REVISIONS)
             result.alembic_head = self.revisions["head"]
@@ -225,6 +228,7 @@ class Supervisor:
             else:
                 result.status, result.exit_code = "clean", 0
                 result.message = "no drift"
+            apply_verdict(result, outcome.get("roundtrip"))
 
     def _blame(self, error: DriftCheckError) -> str | None:
         """Why the server could not be reached, when a migration of this run caused it."""

@@ -25,7 +25,8 @@ from .environment import (
 )
 from .guard import SafetyGuard
 from .main_support import Channel, Commands, Stages
-from .project import load_revisions, open_project, read_config
+from .project import Project, load_revisions, open_project, read_config
+from .roundtrip import RoundTrip
 from .stray_models import stray_tables
 from .upgrade import shared_connection, upgrade, watch_configure
 
@@ -71,6 +72,7 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
         project = open_project(config, job["project"])
         run.env_py, run.version_dirs = project.env_py, project.version_dirs
         load_revisions(project)
+        trip = RoundTrip(project, url, sync_url, job["roundtrip"]) if job.get("roundtrip") else None
         note.append(f"head {project.head or '(no migrations)'}")
     channel.send(
         protocol.REVISIONS,
@@ -85,7 +87,7 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
     configured: dict[str, Any] = {}
     watch_configure(lambda revision: channel.send(protocol.APPLIED, revision=revision), configured)
     with stages.stage("migrate") as note:
-        upgrade(project, url, sync_url)
+        _upgrade(project, url, sync_url, trip)
         note.append(f"upgraded to {project.head or 'base (no migrations)'} ({driver})")
     with stages.stage("compare") as note:
         with shared_connection(project, url, sync_url, autogenerate=True) as autogen_config:
@@ -105,6 +107,7 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
             suggested = _with_catalog_fixes(suggested, fixing)
             more = sum(1 for d in differences if d.get("source") == "catalog")
             note.append(f"{more} more difference(s), {len(information)} information")
+    roundtrip = _round_trip(trip, stages)
     if run.guard.violation is not None:  # env.py swallowed the guard's exception
         raise RuntimeError("the safety guard refused a connection")
     channel.send(
@@ -112,7 +115,26 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
         differences=differences,
         information=information,
         suggested_migration=suggested,
+        roundtrip=roundtrip,
     )
+
+
+def _upgrade(project: Project, url: URL, sync_url: URL, trip: RoundTrip | None) -> None:
+    """To head: in one run, or one revision at a time for the round trip."""
+    if trip is not None:
+        trip.upgrade()
+    else:
+        upgrade(project, url, sync_url)
+
+
+def _round_trip(trip: RoundTrip | None, stages: Stages) -> dict[str, Any] | None:
+    """Last: the other passes compare the database at head."""
+    if trip is None:
+        return None
+    with stages.stage("roundtrip") as note:
+        found = trip.run()
+        note.append(f"{len(found['checked'])} revision(s) downgraded and upgraded again")
+    return found
 
 
 def _with_catalog_fixes(suggested: str, fixing: list[str]) -> str:

@@ -19,11 +19,11 @@ HELLO = "hello"  # the worker is up: its Python, Alembic and SQLAlchemy versions
 REVISIONS = "revisions"  # the migration graph loaded: head, and the revision files
 STAGE = "stage"  # a stage started ("start") or finished ("end", with a note)
 APPLIED = "applied"  # one revision was applied during the upgrade
-RESULT = "result"  # the comparison's differences and the suggested migration
+RESULT = "result"  # the comparison's differences, the suggested migration, the round trip's
 ERROR = "error"  # a classified failure: stage, category, one-line message, traceback
 WANT_MODELS = "want-models"  # autogenerate is done: the models' database is needed now
 #: Supervisor → worker.
-JOB = "job"  # what to check and how to reach the temporary database
+JOB = "job"  # what to check (``roundtrip``: to, skip) and how to reach the temporary database
 GO = "go"  # the temporary database exists: migrate and compare
 MODELS = "models"  # the models' database exists: build it and compare the catalogs
 
