@@ -77,7 +77,7 @@ def test_a_clean_round_trip(pg_server: PostgresServer, tmp_path: Path) -> None:
     assert "roundtrip" in report["timings"]
     text = drift_check("check", "--roundtrip", env=pg_server.env(), cwd=project)
     assert text.code == 0, text.output
-    assert "each downgrade restored the schema" in text.stdout
+    assert "each downgrade restored the schema as it was before its revision" in text.stdout
     without = drift_check("check", "--format", "json", env=pg_server.env(), cwd=project)
     assert json.loads(without.stdout)["roundtrip"] is None
 
@@ -104,6 +104,25 @@ def test_an_enum_left_behind_is_drift(pg_server: PostgresServer, tmp_path: Path)
     )
     assert 'tests="2" failures="1" errors="0"' in junit.stdout, junit.stdout
     assert "leaves enum tag_kind" in junit.stdout
+
+
+def test_a_column_left_changed(pg_server: PostgresServer, tmp_path: Path) -> None:
+    project = mini_project(tmp_path, "shared-connection")
+    revision(project, "0002", "0001", "op.alter_column('notes', 'body', type_=sa.Text)", "")
+    models = project / "mini_models.py"
+    models.write_text(models.read_text().replace("sa.String(200)", "sa.Text"))
+    code, report = run_json(pg_server, project, "--roundtrip")
+    assert code == 1, report
+    (changed,) = report["roundtrip"]["findings"]  # upgrading again is the same: no finding
+    assert (changed["kind"], changed["path"], changed["step"]) == (
+        "roundtrip_changed",
+        "notes.body",
+        "downgrade",
+    )
+    assert changed["detail"] == (
+        "downgrade of 0002 (0002_change.py) changes column notes.body: "
+        "type character varying(200) before 0002, text now"
+    )
 
 
 def test_a_downgrade_that_raises_fails_with_exit_4(

@@ -120,7 +120,7 @@ def apply_verdict(result: CheckResult, message: dict[str, Any] | None) -> None:
         return
     if not trip.findings:
         return
-    count = f"round trip: {len(trip.findings)} finding(s) in {len(trip.checked)} revision(s)"
+    count = f"round trip: {len(trip.findings)} finding(s) after {len(trip.checked)} downgrade(s)"
     if result.status == "drift":
         result.message = f"{result.message}; {count}"
     else:

@@ -13,17 +13,16 @@ CASE_NAME = "downgrades restore the schema"
 
 
 def _summary(trip: RoundTrip) -> str:
-    done = (
-        f"round trip: {len(trip.checked)} revision(s) downgraded one at a time, "
-        "then upgraded again to head"
-    )
-    if not trip.checked:
-        done = "round trip: no revision downgraded"
-    if trip.kept:
-        done += f" ({len(trip.kept)} left applied: {', '.join(trip.kept)})"
+    kept = f" ({', '.join(trip.kept)} left applied)" if trip.kept else ""
+    if not trip.checked and not trip.findings:
+        return f"round trip: no revision downgraded{kept}"
+    done = f"{len(trip.checked)} revision(s) downgraded one at a time{kept}, then upgraded again"
     if not trip.findings:
-        return f"{done}: each downgrade restored the schema, and the upgrade matched the first"
-    return f"{done}: {len(trip.findings)} finding(s)"
+        return (
+            f"round trip: {done}: each downgrade restored the schema as it was before its "
+            "revision, and the upgrade rebuilt the schema of the first"
+        )
+    return f"ROUND TRIP FAILED: {len(trip.findings)} finding(s); {done}"
 
 
 def _cell(text: str) -> str:

@@ -89,6 +89,7 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
     with stages.stage("migrate") as note:
         _upgrade(project, url, sync_url, trip)
         note.append(f"upgraded to {project.head or 'base (no migrations)'} ({driver})")
+        note.extend(["one revision at a time"] if trip is not None else [])
     with stages.stage("compare") as note:
         with shared_connection(project, url, sync_url, autogenerate=True) as autogen_config:
             upgrade_ops, context = run_autogenerate(project, autogen_config)
@@ -133,7 +134,8 @@ def _round_trip(trip: RoundTrip | None, stages: Stages) -> dict[str, Any] | None
         return None
     with stages.stage("roundtrip") as note:
         found = trip.run()
-        note.append(f"{len(found['checked'])} revision(s) downgraded and upgraded again")
+        checked, findings = len(found["checked"]), len(found["findings"])
+        note.append(f"{checked} revision(s) downgraded and upgraded again, {findings} finding(s)")
     return found
 
 

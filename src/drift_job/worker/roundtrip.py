@@ -208,6 +208,9 @@ class RoundTrip:
         if failure.category != "migration":
             raise failure from error
         file = self.plan.files.get(revision, revision)
+        detail = f"{subject} raised {one_line(error)}"
+        if kind == UPGRADE_FAILED and self.findings:
+            detail += " (probably a collision with what a downgrade left behind)"
         self.findings.append(
             {
                 "kind": kind,
@@ -217,7 +220,7 @@ class RoundTrip:
                 "column": None,
                 "object": revision,
                 "path": revision,
-                "detail": f"{subject} raised {one_line(error)}",
+                "detail": detail,
                 "revision": revision,
                 "file": file,
                 "step": "downgrade" if kind == DOWNGRADE_FAILED else "upgrade",
