@@ -5,12 +5,19 @@ a graph with a branch and its merge."""
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
 from projects import mini_project
 from servers import PostgresServer, drift_check
+
+from drift_job.errors import ConfigError
+from drift_job.report import CheckResult, render_junit, render_markdown, render_text
+from drift_job.roundtrip import RoundTrip
+from drift_job.settings import load_settings
 
 VERSIONS = Path("migrations/versions")
 TAGS_MODELS = """
@@ -78,8 +85,7 @@ def test_a_clean_round_trip(pg_server: PostgresServer, tmp_path: Path) -> None:
     text = drift_check("check", "--roundtrip", env=pg_server.env(), cwd=project)
     assert text.code == 0, text.output
     assert "each downgrade restored the schema as it was before its revision" in text.stdout
-    without = drift_check("check", "--format", "json", env=pg_server.env(), cwd=project)
-    assert json.loads(without.stdout)["roundtrip"] is None
+    assert CheckResult("clean", 0, "no drift").as_dict()["roundtrip"] is None  # not asked for
 
 
 def test_an_enum_left_behind_is_drift(pg_server: PostgresServer, tmp_path: Path) -> None:
@@ -95,15 +101,18 @@ def test_an_enum_left_behind_is_drift(pg_server: PostgresServer, tmp_path: Path)
     # Upgrading again collides with the leftover: reported, but the trace is the verdict.
     assert collision["kind"] == "roundtrip_upgrade_failed", collision
     assert "tag_kind" in collision["detail"] and "already exists" in collision["detail"]
-    markdown = drift_check(
-        "check", "--roundtrip", "--format", "markdown", env=pg_server.env(), cwd=project
+    # The other formats, rendered from this run's result.
+    result = CheckResult(report["status"], report["exit_code"], report["message"])
+    result.roundtrip = RoundTrip.from_message(report["roundtrip"])
+    assert "| `roundtrip_leftover` | `0002` | `0002_change.py` | `tag_kind` |" in render_markdown(
+        result
     )
-    assert markdown.code == 1 and "| `roundtrip_leftover` | `0002` |" in markdown.stdout
-    junit = drift_check(
-        "check", "--roundtrip", "--format", "junit", env=pg_server.env(), cwd=project
-    )
-    assert 'tests="2" failures="1" errors="0"' in junit.stdout, junit.stdout
-    assert "leaves enum tag_kind" in junit.stdout
+    junit = render_junit(result)
+    assert 'tests="2" failures="1" errors="0"' in junit, junit
+    assert "leaves enum tag_kind" in junit
+    text = render_text(result)
+    assert text.startswith("no drift: the models match the migrations")
+    assert "ROUND TRIP FAILED: 2 finding(s)" in text and "[roundtrip_leftover]" in text
 
 
 def test_a_column_left_changed(pg_server: PostgresServer, tmp_path: Path) -> None:
@@ -244,3 +253,29 @@ def test_branches_and_their_merge(pg_server: PostgresServer, tmp_path: Path) -> 
         "sequence",
         "note_numbers",
     )
+
+
+def test_settings_from_flags_and_the_environment(tmp_path: Path) -> None:
+    (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = migrations\n")
+    env = {"POSTGRES_HOST": "db", "POSTGRES_USER": "u", "DRIFT_ROUNDTRIP": "yes"}
+    settings = load_settings(
+        {}, {**env, "DRIFT_ROUNDTRIP_SKIP": "0002=drops data; 0003 = moves rows=twice"}, tmp_path
+    )
+    assert settings.roundtrip and settings.roundtrip_to is None
+    assert settings.roundtrip_skip == (("0002", "drops data"), ("0003", "moves rows=twice"))
+    with pytest.raises(ConfigError, match=r"DRIFT_ROUNDTRIP_SKIP: '0003=' needs a revision"):
+        load_settings({}, {**env, "DRIFT_ROUNDTRIP_SKIP": "0002=x;0003="}, tmp_path)
+    run = drift_check(
+        "config",
+        "--roundtrip",
+        "--roundtrip-to",
+        "0001",
+        "--roundtrip-skip",
+        "0002=a; b",
+        env={"PATH": os.environ["PATH"], "POSTGRES_HOST": "db", "POSTGRES_USER": "u"},
+        cwd=tmp_path,
+    )
+    assert run.code == 0, run.output
+    assert "DRIFT_ROUNDTRIP=yes  [flag]" in run.stdout
+    assert "DRIFT_ROUNDTRIP_TO=0001  [flag]" in run.stdout
+    assert "DRIFT_ROUNDTRIP_SKIP=0002=a; b  [flag]" in run.stdout
