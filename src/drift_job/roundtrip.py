@@ -114,9 +114,10 @@ def apply_verdict(result: CheckResult, message: dict[str, Any] | None) -> None:
     failing = _fails(trip)
     others = [f for f in trip.findings if f not in failing]
     if failing:
-        result.status, result.exit_code = "error", ExitCode.MIGRATIONS_FAILED
+        models = f"; {result.message}" if result.status == "drift" else ""
         also = f"; also {'; '.join(f.detail for f in others)}" if others else ""
-        result.message = f"round trip: {'; '.join(f.detail for f in failing)}{also}"
+        result.message = f"round trip: {'; '.join(f.detail for f in failing)}{also}{models}"
+        result.status, result.exit_code = "error", ExitCode.MIGRATIONS_FAILED
         return
     if not trip.findings:
         return

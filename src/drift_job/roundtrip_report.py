@@ -13,7 +13,7 @@ CASE_NAME = "downgrades restore the schema"
 
 
 def _summary(trip: RoundTrip) -> str:
-    kept = f" ({', '.join(trip.kept)} left applied)" if trip.kept else ""
+    kept = f" ({len(trip.kept)} left applied, up to {trip.kept[-1]})" if trip.kept else ""
     if not trip.checked and not trip.findings:
         return f"round trip: no revision downgraded{kept}"
     done = f"{len(trip.checked)} revision(s) downgraded one at a time{kept}, then upgraded again"
