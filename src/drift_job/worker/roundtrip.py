@@ -209,7 +209,8 @@ class RoundTrip:
             raise failure from error
         file = self.plan.files.get(revision, revision)
         detail = f"{subject} raised {one_line(error)}"
-        if kind == UPGRADE_FAILED and self.findings:
+        failures = (DOWNGRADE_FAILED, UPGRADE_FAILED)
+        if kind == UPGRADE_FAILED and any(f["kind"] not in failures for f in self.findings):
             detail += " (probably a collision with what a downgrade left behind)"
         self.findings.append(
             {

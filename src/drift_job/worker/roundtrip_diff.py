@@ -48,6 +48,8 @@ class Item:
 
     @property
     def path(self) -> str:
+        if self.object_type == "schema":
+            return self.name
         parts = [shown_schema(self.schema), self.table, self.column]
         if self.object_type not in ("table", "column"):
             parts.append(self.name)
