@@ -11,13 +11,12 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from drift_job.errors import ExitCode
+from drift_job.worker.protocol import DOWNGRADE_FAILED, UPGRADE_FAILED
 
 if TYPE_CHECKING:
     from drift_job.report import CheckResult
     from drift_job.settings import Settings
 
-DOWNGRADE_FAILED = "roundtrip_downgrade_failed"
-UPGRADE_FAILED = "roundtrip_upgrade_failed"
 FAILURES = (DOWNGRADE_FAILED, UPGRADE_FAILED)
 
 

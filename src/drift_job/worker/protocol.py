@@ -29,6 +29,9 @@ MODELS = "models"  # the models' database exists: build it and compare the catal
 
 #: Error categories the worker reports; the supervisor maps each onto an exit code.
 CATEGORIES = ("config", "guard", "migration", "infrastructure", "login")
+#: Round-trip findings that are a migration raising, not a trace it left.
+DOWNGRADE_FAILED = "roundtrip_downgrade_failed"
+UPGRADE_FAILED = "roundtrip_upgrade_failed"
 
 
 class ProtocolError(Exception):

@@ -11,26 +11,23 @@ REV`` would be, on the shared connection.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
-import sqlalchemy as sa
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationStep
 from alembic.script import Script
 from sqlalchemy.engine import URL
-from sqlalchemy.pool import NullPool
 
 from .catalog import Snapshot, snapshot
+from .catalog_pass import _connected
 from .classify import Failure, classify, one_line
 from .project import Project
+from .protocol import DOWNGRADE_FAILED, UPGRADE_FAILED
 from .roundtrip_diff import Where, traces
 from .upgrade import shared_connection
 
 BASE = "base"
-DOWNGRADE_FAILED = "roundtrip_downgrade_failed"
-UPGRADE_FAILED = "roundtrip_upgrade_failed"
 
 
 def _resolve(project: Project, key: str, given: str) -> Script | None:
@@ -70,16 +67,10 @@ class Plan:
         upward = [s.revision for s in reversed(list(script.walk_revisions())) if s is not None]
         self.kept = [r for r in upward if r in kept]
         self.checked = [r for r in upward if r not in kept]
+        self.order = self.kept + self.checked
+        #: Each revision → the state recorded just before it was applied.
+        self.before = {r: self.order[i - 1] if i else BASE for i, r in enumerate(self.order)}
         self.files = project.files
-
-    @property
-    def order(self) -> list[str]:
-        return self.kept + self.checked
-
-    def before(self, revision: str) -> str:
-        """The state recorded just before ``revision`` was applied."""
-        index = self.order.index(revision)
-        return self.order[index - 1] if index else BASE
 
     def named(self, revision: str) -> str:
         return f"{revision} ({self.files.get(revision, revision)})"
@@ -121,17 +112,8 @@ class RoundTrip:
         #: Traces already blamed on a downgrade: one that persists is not blamed again.
         self._blamed: set[tuple[Any, ...]] = set()
 
-    @contextmanager
-    def _reader(self) -> Iterator[sa.engine.Connection]:
-        engine = sa.create_engine(self.sync_url, poolclass=NullPool)
-        try:
-            with engine.connect() as connection:
-                yield connection
-        finally:
-            engine.dispose()
-
     def _snapshot(self) -> Snapshot:
-        with self._reader() as connection:
+        with _connected(self.sync_url) as connection:
             return snapshot(connection)
 
     def upgrade(self) -> None:
@@ -168,7 +150,7 @@ class RoundTrip:
             self._failed(DOWNGRADE_FAILED, revision, subject, exc)
             return False
         where = Where(subject, f"before {revision}")
-        found = traces(self._snapshot(), self.recorded[plan.before(revision)], where)
+        found = traces(self._snapshot(), self.recorded[plan.before[revision]], where)
         self._add(found, revision, "downgrade")
         return True
 
