@@ -85,7 +85,7 @@ def _paint(text: str, code: str, color: bool) -> str:
 def render_text(result: CheckResult, *, color: bool = False) -> str:
     """The verdict for people: differences, the fixing operations, and what to do."""
     lines: list[str] = []
-    if result.status == "clean" or (result.status == "drift" and not result.differences):
+    if result.status != "error" and not result.differences:  # a round trip may fail alone
         head = f" (head {result.alembic_head})" if result.alembic_head else ""
         lines.append(_paint(f"no drift: the models match the migrations{head}", "32", color))
     elif result.status == "drift":
@@ -156,7 +156,7 @@ def _cell(text: str) -> str:
 def render_markdown(result: CheckResult) -> str:
     """For pull-request comments and CI job summaries."""
     lines = ["### drift-check", ""]
-    if result.status == "clean" or (result.status == "drift" and not result.differences):
+    if result.status != "error" and not result.differences:  # a round trip may fail alone
         head = result.alembic_head
         lines.append(f"No drift: the models match the migrations (head `{head}`).")
     elif result.status == "drift":
