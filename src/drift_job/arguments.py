@@ -42,6 +42,10 @@ FLAG_KEYS = {
     "format": "DRIFT_FORMAT",
     "output": "DRIFT_OUTPUT",
     "summary_file": "DRIFT_SUMMARY_FILE",
+    "base_revision": "DRIFT_BASE_REVISION",
+    "base_ref": "DRIFT_BASE_REF",
+    "heads": "DRIFT_HEADS",
+    "lint": "DRIFT_LINT",
 }
 
 
@@ -132,6 +136,27 @@ def _check_options(parser: argparse.ArgumentParser) -> None:
         "--summary-file",
         metavar="FILE",
         help="write the one-line JSON summary to FILE (DRIFT_SUMMARY_FILE)",
+    )
+    parser.add_argument(
+        "--base-revision",
+        metavar="REV",
+        help="revisions after REV are new: each must descend from it (DRIFT_BASE_REVISION)",
+    )
+    parser.add_argument(
+        "--base-ref",
+        metavar="GITREF",
+        help="revisions not in the versions directory at this git ref (e.g. origin/main) are "
+        "new: each must descend from its head (DRIFT_BASE_REF)",
+    )
+    parser.add_argument(
+        "--heads", help="one (default: multiple heads are refused) or all (DRIFT_HEADS)"
+    )
+    parser.add_argument(
+        "--lint",
+        nargs="?",
+        const="warn",
+        help="data-safety lint of the new revisions: warn (the flag alone) or error "
+        "(findings fail the check) (DRIFT_LINT, off)",
     )
     parser.add_argument(
         "--set-env",

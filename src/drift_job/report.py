@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 from xml.etree import ElementTree
 
-from drift_job import __version__
+from drift_job import __version__, lint_report
 from drift_job.comparison import Difference, Information
 
 TERMINATION_LOG = Path("/dev/termination-log")
@@ -50,6 +50,8 @@ class CheckResult:
     project_output: list[str] = field(default_factory=list, repr=False, compare=False)
     #: The exception behind an error result, for ``--debug``; never serialised.
     error: BaseException | None = field(default=None, repr=False, compare=False)
+    #: The data-safety lint of the new revisions, when asked for (``--lint``).
+    lint: lint_report.LintReport | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +67,7 @@ class CheckResult:
             "created_databases": self.created_databases,
             "timings": {stage: round(seconds, 3) for stage, seconds in self.timings.items()},
             "tool_version": self.tool_version,
+            "lint": self.lint.as_dict() if self.lint else None,
         }
 
 
@@ -104,6 +107,7 @@ def render_text(result: CheckResult, *, color: bool = False) -> str:
     else:
         lines.append(_paint(f"error (exit {result.exit_code}): {result.message}", "1;31", color))
     lines += _information_lines(result)
+    lines += lint_report.text_lines(result)
     if result.created_databases:
         created = ", ".join(result.created_databases)
         lines.append(
@@ -169,6 +173,7 @@ def render_markdown(result: CheckResult) -> str:
     info = _information_lines(result)
     if info:
         lines += ["", info[0], ""] + [line.strip() for line in info[1:]]
+    lines += lint_report.markdown_lines(result)
     return "\n".join(lines) + "\n"
 
 
@@ -196,6 +201,7 @@ def render_junit(result: CheckResult) -> str:
     info = _information_lines(result)
     if info:
         ElementTree.SubElement(case, "system-out").text = "\n".join(info)
+    lint_report.junit_case(suite, result)
     return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
 

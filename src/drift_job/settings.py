@@ -15,6 +15,7 @@ from pathlib import Path
 
 from drift_job.envfile import read_env_file
 from drift_job.errors import ConfigError
+from drift_job.settings_graph import base_settings
 from drift_job.settings_rules import alembic_files, interpreter, server_kind
 from drift_job.settings_sources import Layers, Resolver
 from drift_job.settings_values import (
@@ -64,9 +65,15 @@ KNOWN_KEYS = (
     "DRIFT_VERBOSE",
     "DRIFT_COMPARE",
     "DRIFT_STRICT",
+    "DRIFT_BASE_REVISION",
+    "DRIFT_BASE_REF",
+    "DRIFT_HEADS",
+    "DRIFT_LINT",
 )
 #: Which passes compare the migrated database with the models.
 COMPARE_MODES = ("both", "autogenerate")
+HEADS_MODES = ("one", "all")
+LINT_MODES = ("off", "warn", "error")
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,13 @@ class Settings:
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     #: The env file's values: the project's code sees them too (below the real environment).
     env_file_values: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    #: The main line new revisions are checked against (a revision id, or a git ref).
+    base_revision: str | None = None
+    base_ref: str | None = None
+    #: ``all``: several heads on purpose (branch labels), each checked; ``one`` refuses them.
+    heads: str = "one"
+    #: The data-safety lint of new revisions: ``off``, ``warn``, or ``error`` (fails the check).
+    lint: str = "off"
 
     @property
     def embedded(self) -> bool:
@@ -176,6 +190,10 @@ class Settings:
             "DRIFT_VERBOSE": "yes" if self.verbose else "no",
             "DRIFT_COMPARE": self.compare,
             "DRIFT_STRICT": "yes" if self.strict else "no",
+            "DRIFT_BASE_REVISION": self.base_revision or "(none)",
+            "DRIFT_BASE_REF": self.base_ref or "(none)",
+            "DRIFT_HEADS": self.heads,
+            "DRIFT_LINT": self.lint,
         }
         return {key: f"{value}  [{self._source(key)}]" for key, value in shown.items()}
 
@@ -288,6 +306,9 @@ def load_settings(
         env_file_values={k: v for k, v in file_values.items() if v is not None},
         secret_files=dict(resolve.secret_files),
         sources=dict(layers.sources),
+        **base_settings(resolve, problems),
+        heads=resolve.choice("DRIFT_HEADS", HEADS_MODES) or "one",
+        lint=resolve.choice("DRIFT_LINT", LINT_MODES) or "off",
     )
     if problems:
         raise ConfigError("; ".join(problems))

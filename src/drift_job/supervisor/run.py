@@ -22,6 +22,7 @@ from drift_job import database
 from drift_job.comparison import Difference, Information
 from drift_job.database import ServerAddress
 from drift_job.errors import DriftCheckError
+from drift_job.lint_report import apply_lint
 from drift_job.report import CheckResult
 from drift_job.settings import Settings
 from drift_job.supervisor.control import POLL, Background, Control
@@ -225,6 +226,7 @@ class Supervisor:
             else:
                 result.status, result.exit_code = "clean", 0
                 result.message = "no drift"
+            apply_lint(result, outcome.get("lint"), settings.lint)
 
     def _blame(self, error: DriftCheckError) -> str | None:
         """Why the server could not be reached, when a migration of this run caused it."""

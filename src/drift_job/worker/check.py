@@ -26,6 +26,7 @@ from .environment import (
 from .guard import SafetyGuard
 from .main_support import Channel, Commands, Stages
 from .project import load_revisions, open_project, read_config
+from .review import lint_revisions, review_graph
 from .stray_models import stray_tables
 from .upgrade import shared_connection, upgrade, watch_configure
 
@@ -70,8 +71,10 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
         os.environ.update(environment)  # before the project's first import
         project = open_project(config, job["project"])
         run.env_py, run.version_dirs = project.env_py, project.version_dirs
-        load_revisions(project)
-        note.append(f"head {project.head or '(no migrations)'}")
+        review = job.get("review", {})
+        load_revisions(project, all_heads=review.get("heads") == "all")
+        new = review_graph(project, review)
+        note.append(f"head {project.head or '(no migrations)'}{new.note}")
     channel.send(
         protocol.REVISIONS,
         head=project.head,
@@ -105,6 +108,7 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
             suggested = _with_catalog_fixes(suggested, fixing)
             more = sum(1 for d in differences if d.get("source") == "catalog")
             note.append(f"{more} more difference(s), {len(information)} information")
+    lint = lint_revisions(project, new, stages) if review.get("lint") else None
     if run.guard.violation is not None:  # env.py swallowed the guard's exception
         raise RuntimeError("the safety guard refused a connection")
     channel.send(
@@ -112,6 +116,7 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
         differences=differences,
         information=information,
         suggested_migration=suggested,
+        lint=lint,
     )
 
 

@@ -189,8 +189,8 @@ def _duplicate_files(project: Project, revision: str) -> list[str]:
     )
 
 
-def load_revisions(project: Project) -> None:
-    """Import every revision file; exactly one head is allowed."""
+def load_revisions(project: Project, *, all_heads: bool = False) -> None:
+    """Import every revision file; exactly one head is allowed, unless ``all_heads``."""
     script = project.script
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -213,14 +213,14 @@ def load_revisions(project: Project) -> None:
                 f"migration graph: revision id {match.group(1)} is "
                 f"declared by both {files}; give one of them a new id",
             )
-    if len(heads) > 1:
+    if len(heads) > 1 and not all_heads:
         listed = ", ".join(f"{h} ({_file(script.get_revision(h), h)})" for h in heads)
         raise Failure(
             "config",
             f"migration graph: multiple heads: {listed}; merge them with: "
             f"alembic merge -m 'merge heads' {' '.join(heads)}",
         )
-    project.head = heads[0] if heads else None
+    project.head = ", ".join(heads) if heads else None
     project.files = {
         s.revision: _file(s, s.revision) for s in script.walk_revisions() if s is not None
     }

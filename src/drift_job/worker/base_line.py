@@ -1,0 +1,123 @@
+"""The main line new revisions are judged against: ``--base-revision`` or ``--base-ref``.
+
+A base ref is read with git itself (``git ls-tree`` and ``git show`` of the version
+directories at that commit, into a temporary directory), and Alembic's ScriptDirectory reads
+the files there, exactly as it reads the project's own.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alembic.script import ScriptDirectory
+
+from .classify import Failure, one_line
+from .project import Project
+
+GIT_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class Base:
+    """The base's revisions and heads; ``label`` names it in messages."""
+
+    label: str
+    heads: tuple[str, ...]
+    revisions: frozenset[str]
+    #: Revision id → file name, for the base's revisions the project no longer has.
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def load_base(project: Project, review: dict[str, Any]) -> Base | None:
+    """The base named by the job, or None when no base was asked for."""
+    if review.get("base_revision"):
+        return _from_revision(project, str(review["base_revision"]))
+    if review.get("base_ref"):
+        return _from_git(project, str(review["base_ref"]))
+    return None
+
+
+def _from_revision(project: Project, revision: str) -> Base:
+    script = project.script
+    try:
+        heads = tuple(s.revision for s in script.get_revisions(revision) if s is not None)
+        below = {s.revision for s in script.iterate_revisions(revision, "base") if s is not None}
+    except Exception as exc:  # an unknown, ambiguous or misspelt id: Alembic's own words
+        raise Failure(
+            "config", f"DRIFT_BASE_REVISION: {revision!r} is not usable ({one_line(exc)})"
+        ) from exc
+    return Base(f"revision {revision}", heads, frozenset(below))
+
+
+def _git(arguments: list[str], where: Path, ref: str) -> bytes:
+    """Run git; any failure is a configuration problem naming the ref."""
+    try:
+        done = subprocess.run(  # noqa: S603 - list arguments, the ref validated by settings
+            ["git", *arguments],  # noqa: S607 - git from PATH, as the user runs it
+            cwd=str(where),
+            capture_output=True,
+            timeout=GIT_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise Failure("config", f"DRIFT_BASE_REF: cannot run git ({one_line(exc)})") from exc
+    if done.returncode != 0:
+        said = done.stderr.decode(errors="replace").strip().splitlines()
+        raise Failure(
+            "config",
+            f"DRIFT_BASE_REF: git cannot read {ref!r} in {where} "
+            f"({said[-1] if said else f'git {arguments[0]} exited {done.returncode}'})",
+        )
+    return done.stdout
+
+
+def _from_git(project: Project, ref: str) -> Base:
+    here = Path(project.script.dir)
+    top = Path(_git(["rev-parse", "--show-toplevel"], here, ref).decode().strip()).resolve()
+    commit = _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], top, ref)
+    commit_id = commit.decode().strip()
+    with tempfile.TemporaryDirectory(prefix="drift-check-base-") as scratch:
+        locations = []
+        for directory in project.version_dirs:
+            try:
+                relative = directory.resolve().relative_to(top)
+            except ValueError:
+                raise Failure(
+                    "config",
+                    f"DRIFT_BASE_REF: the versions directory {directory} is outside the git "
+                    f"repository at {top}",
+                ) from None
+            copy = Path(scratch, "tree", relative)
+            copy.mkdir(parents=True, exist_ok=True)
+            listed = _git(
+                ["ls-tree", "-r", "-z", "--name-only", commit_id, "--", str(relative)], top, ref
+            )
+            for name in filter(None, listed.decode().split("\0")):
+                if name.endswith(".py"):
+                    target = Path(scratch, "tree", name)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(_git(["show", f"{commit_id}:{name}"], top, ref))
+            locations.append(str(copy))
+        return _read_base(project, ref, scratch, locations)
+
+
+def _read_base(project: Project, ref: str, scratch: str, locations: list[str]) -> Base:
+    script = ScriptDirectory(
+        scratch,
+        version_locations=locations,
+        recursive_version_locations=project.script.recursive_version_locations,
+    )
+    try:
+        heads = tuple(script.get_heads())
+        scripts = [s for s in script.walk_revisions() if s is not None]
+    except Exception as exc:
+        raise Failure(
+            "config",
+            f"DRIFT_BASE_REF: the revision files at {ref} cannot be read ({one_line(exc)})",
+        ) from exc
+    files = {s.revision: Path(s.path).name for s in scripts}
+    return Base(ref, heads, frozenset(files), files)
