@@ -19,6 +19,7 @@ from alembic.operations import Operations, ops
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql.sqltypes import to_instance
 
 from .classify import one_line
 
@@ -30,7 +31,7 @@ def _type(value: Any) -> str | None:
     if value is None:
         return None
     try:
-        return str(value.compile(dialect=_DIALECT))
+        return str(to_instance(value).compile(dialect=_DIALECT))
     except Exception:  # a type this dialect cannot compile: unknown, so never "safe"
         return None
 
