@@ -35,7 +35,7 @@ def test_warnings_by_default(pg_server: PostgresServer, tmp_path: Path) -> None:
     project = indexed_project(tmp_path, BLOCKING)
     run = drift_check("check", *FAST, "--lint", env=pg_server.env(), cwd=project)
     assert run.code == 0, run.output
-    assert "data-safety lint: 1 finding(s) in 2 new revision(s) (warnings):" in run.stdout
+    assert "data-safety lint: 1 finding(s) in 2 new revision(s), as warnings:" in run.stdout
     assert (
         "  - 0002_test_change.py:15: creates index ix_notes_body on notes without CONCURRENTLY "
         "[require-concurrent-index-creation]"
@@ -63,7 +63,10 @@ def test_error_fails_the_check(pg_server: PostgresServer, tmp_path: Path) -> Non
     )
     markdown = drift_check("check", *FAST, "--format", "markdown", env=env, cwd=project)
     assert markdown.code == 1
-    assert "**data-safety lint: 1 finding(s) in 2 new revision(s) (these fail" in markdown.stdout
+    assert (
+        "**data-safety lint: 1 finding(s) in 2 new revision(s), failing the check"
+        in markdown.stdout
+    )
     assert "| `require-concurrent-index-creation` | `0002_test_change.py:15` |" in markdown.stdout
     junit = drift_check("check", *FAST, "--format", "junit", env=env, cwd=project)
     assert junit.code == 1

@@ -48,7 +48,8 @@ def apply_lint(result: CheckResult, recorded: dict[str, Any] | None, mode: str) 
     if result.status == "clean":
         result.status, result.exit_code = "unsafe", 1
         result.message = (
-            f"data-safety lint failed (--lint=error): {count} finding(s) in new revisions; no drift"
+            f"the models match the migrations, but the data-safety lint has {count} "
+            "finding(s) in new revisions (--lint=error)"
         )
     else:
         result.message += f"; and {count} data-safety lint finding(s) (--lint=error)"
@@ -59,8 +60,8 @@ def _heading(lint: LintReport) -> str:
     judged = f"{len(lint.revisions)} new revision(s)"
     if not count:
         return f"data-safety lint: no findings in {judged}"
-    verdict = "these fail the check (--lint=error)" if lint.mode == "error" else "warnings"
-    return f"data-safety lint: {count} finding(s) in {judged} ({verdict}):"
+    verdict = "failing the check (--lint=error)" if lint.mode == "error" else "as warnings"
+    return f"data-safety lint: {count} finding(s) in {judged}, {verdict}:"
 
 
 def text_lines(result: CheckResult) -> list[str]:

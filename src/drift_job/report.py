@@ -104,6 +104,8 @@ def render_text(result: CheckResult, *, color: bool = False) -> str:
         lines.append("")
         lines.append("To fix it:")
         lines += [f"  {number}. {step}" for number, step in enumerate(fix_steps(result), 1)]
+    elif result.status == "unsafe":
+        lines.append(_paint(f"UNSAFE MIGRATIONS: {result.message}", "1;31", color))
     else:
         lines.append(_paint(f"error (exit {result.exit_code}): {result.message}", "1;31", color))
     lines += _information_lines(result)
@@ -168,6 +170,8 @@ def render_markdown(result: CheckResult) -> str:
         lines += ["", "Alembic operations that would fix it:", "", "```python"]
         lines += [result.suggested_migration, "```", "", "To fix it:", ""]
         lines += [f"{number}. {step}" for number, step in enumerate(fix_steps(result), 1)]
+    elif result.status == "unsafe":
+        lines.append(f"**Unsafe migrations**: {result.message}.")
     else:
         lines.append(f"**Error** (exit {result.exit_code}): {result.message}")
     info = _information_lines(result)

@@ -305,10 +305,10 @@ def load_settings(
         env_file=env_file,
         env_file_values={k: v for k, v in file_values.items() if v is not None},
         secret_files=dict(resolve.secret_files),
-        sources=dict(layers.sources),
         **base_settings(resolve, problems),
         heads=resolve.choice("DRIFT_HEADS", HEADS_MODES) or "one",
         lint=resolve.choice("DRIFT_LINT", LINT_MODES) or "off",
+        sources=dict(layers.sources),
     )
     if problems:
         raise ConfigError("; ".join(problems))

@@ -106,11 +106,11 @@ def _from_git(project: Project, ref: str) -> Base:
 
 
 def _read_base(project: Project, ref: str, scratch: str, locations: list[str]) -> Base:
-    script = ScriptDirectory(
-        scratch,
-        version_locations=locations,
-        recursive_version_locations=project.script.recursive_version_locations,
-    )
+    options: dict[str, Any] = {"version_locations": locations}
+    recursive = getattr(project.script, "recursive_version_locations", None)
+    if recursive is not None:  # Alembic 1.10 and newer
+        options["recursive_version_locations"] = recursive
+    script = ScriptDirectory(scratch, **options)
     try:
         heads = tuple(script.get_heads())
         scripts = [s for s in script.walk_revisions() if s is not None]
