@@ -205,3 +205,9 @@ def test_narrowing_is_also_a_rewrite(tmp_path: Path) -> None:
     body = 'op.alter_column("orders", "qty", existing_type=sa.BigInteger, type_=sa.Integer)'
     rules = {f.rule for f in lint_project(tmp_path, TIMEOUT + body)}
     assert rules == {"narrowing-column-type", "changing-column-type"}
+
+
+def test_every_rule_is_documented() -> None:
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "lint.md").read_text()
+    rows = {line.split("`")[1] for line in docs.splitlines() if line.startswith("| `")}
+    assert rows == set(RULES)
