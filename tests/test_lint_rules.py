@@ -13,6 +13,7 @@ from alembic.script import ScriptDirectory
 
 from drift_job.lint import LintFinding, judge
 from drift_job.lint_rules import RULES
+from drift_job.lint_sql import type_change
 from drift_job.worker.lint_record import record
 
 BASE = """
@@ -211,3 +212,24 @@ def test_every_rule_is_documented() -> None:
     docs = (Path(__file__).resolve().parent.parent / "docs" / "lint.md").read_text()
     rows = {line.split("`")[1] for line in docs.splitlines() if line.startswith("| `")}
     assert rows == set(RULES)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "change"),
+    [
+        ("VARCHAR(200)", "VARCHAR(100)", "narrowing"),
+        ("VARCHAR(100)", "VARCHAR(200)", "safe"),
+        ("VARCHAR(100)", "TEXT", "safe"),
+        ("TEXT", "VARCHAR(100)", "narrowing"),
+        ("BIGINT", "INTEGER", "narrowing"),
+        ("INTEGER", "BIGINT", "rewrite"),
+        ("NUMERIC(10, 2)", "NUMERIC(12, 2)", "safe"),
+        ("NUMERIC(10, 2)", "NUMERIC(10, 4)", "narrowing"),
+        ("NUMERIC(10, 2)", "INTEGER", "narrowing"),
+        ("DOUBLE PRECISION", "REAL", "narrowing"),
+        ("TIMESTAMP WITHOUT TIME ZONE", "TIMESTAMP WITH TIME ZONE", "rewrite"),
+        (None, "VARCHAR(100)", "unknown"),
+    ],
+)
+def test_type_changes(old: str | None, new: str, change: str) -> None:
+    assert type_change(old, new) == change

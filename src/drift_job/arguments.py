@@ -10,7 +10,8 @@ from drift_job.errors import ExitCode
 
 EXIT_CODES_HELP = """exit codes:
   0  no drift: the models match what the migrations build
-  1  drift: the models and the migrations differ (the report says how)
+  1  drift: the models and the migrations differ (the report says how), or
+     --lint=error found risky statements in new revisions
   2  bad input or configuration (settings, alembic.ini, env.py, models that fail to
      import, multiple heads, the safety guard refusing a connection)
   3  database unreachable or another transient infrastructure fault (retry later)

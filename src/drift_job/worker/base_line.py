@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,6 @@ class Base:
     label: str
     heads: tuple[str, ...]
     revisions: frozenset[str]
-    #: Revision id → file name, for the base's revisions the project no longer has.
-    files: dict[str, str] = field(default_factory=dict)
 
 
 def load_base(project: Project, review: dict[str, Any]) -> Base | None:
@@ -119,5 +117,4 @@ def _read_base(project: Project, ref: str, scratch: str, locations: list[str]) -
             "config",
             f"DRIFT_BASE_REF: the revision files at {ref} cannot be read ({one_line(exc)})",
         ) from exc
-    files = {s.revision: Path(s.path).name for s in scripts}
-    return Base(ref, heads, frozenset(files), files)
+    return Base(ref, heads, frozenset(s.revision for s in scripts))

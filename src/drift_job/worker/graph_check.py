@@ -7,7 +7,7 @@ the same old parent. This finds it before the merge, from the files alone.
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 
 from alembic import util
 from alembic.script import Script, ScriptDirectory
@@ -38,27 +38,24 @@ def new_revisions(script: ScriptDirectory, base: Base | None) -> list[str]:
 
 
 def check_descent(script: ScriptDirectory, base: Base, *, all_heads: bool) -> list[str]:
-    """The new revisions, once each has been found to descend from the base's head.
+    """The new revisions, once each has been found to descend from the base's head (itself,
+    or through a merge revision that does).
 
-    With ``all_heads`` (several heads on purpose), a head must descend from one of the base's
-    heads, or from none of the base's revisions at all (a new, independent branch).
+    With ``all_heads`` (several heads on purpose), descending from one of the base's heads is
+    enough, and so is descending from none of the base's revisions (a new, independent branch).
     """
     scripts: dict[str, Script] = {s.revision: s for s in script.walk_revisions() if s}
     new = new_revisions(script, base)
     if not new or not base.heads:
         return new
-    forking: dict[str, None] = {}
-    for head in script.get_heads():
+    forking = [r for r in new if not _descends(_ancestry(scripts, r), base, all_heads=all_heads)]
+    heads = list(script.get_heads())
+    for head in heads:  # a fork merged again by a revision that descends is no fork
         ancestry = _ancestry(scripts, head)
-        if not ancestry & set(new) or _descends(ancestry, base, all_heads=all_heads):
-            continue
-        for revision in new:
-            if revision in ancestry and not _descends(
-                _ancestry(scripts, revision), base, all_heads=all_heads
-            ):
-                forking[revision] = None
+        if _descends(ancestry, base, all_heads=all_heads):
+            forking = [r for r in forking if r not in ancestry]
     if forking:
-        raise Failure("config", _message(scripts, base, list(forking), script.get_heads()))
+        raise Failure("config", _message(scripts, base, forking, heads))
     return new
 
 
@@ -69,13 +66,12 @@ def _descends(ancestry: set[str], base: Base, *, all_heads: bool) -> bool:
     return all(found)
 
 
-def _message(scripts: dict[str, Any], base: Base, forking: list[str], heads: Any) -> str:
+def _message(scripts: dict[str, Script], base: Base, forking: list[str], heads: list[str]) -> str:
     def named(revision: str) -> str:
-        script = scripts.get(revision)
-        return f"{revision} ({script.path.rsplit('/', 1)[-1] if script else base.files[revision]})"
+        return f"{revision} ({Path(scripts[revision].path).name})"
 
     base_heads = " ".join(base.heads)
-    branch_heads = [h for h in heads if h in forking or set(forking) & _ancestry(scripts, h)]
+    branch_heads = [h for h in heads if set(forking) & _ancestry(scripts, h)]
     first = [
         r for r in forking if not set(util.to_tuple(scripts[r].down_revision, ())) & set(forking)
     ]
