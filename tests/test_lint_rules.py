@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 
-from drift_job.lint import LintFinding, judge
-from drift_job.lint_rules import RULES
+from drift_job.lint import judge
+from drift_job.lint_rules import RULES, LintFinding
 from drift_job.lint_sql import type_change
 from drift_job.worker.lint_record import record
 

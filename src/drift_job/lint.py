@@ -9,87 +9,11 @@ the same revision is not an existing one: nothing can wait for it, and it has no
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from drift_job import lint_sql as sql
-from drift_job.lint_rules import RULES
-
-
-@dataclass(frozen=True)
-class LintFinding:
-    """One risky statement. ``key`` (rule, revision, target) stays the same from run to run,
-    so an ignore rule can name it."""
-
-    rule: str
-    revision: str
-    file: str
-    line: int | None
-    target: str | None
-    message: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.rule}:{self.revision}:{self.target or ''}"
-
-    @property
-    def category(self) -> str:
-        return RULES[self.rule].category
-
-    @property
-    def instead(self) -> str:
-        return RULES[self.rule].instead
-
-    @property
-    def location(self) -> str:
-        return f"{self.file}:{self.line}" if self.line else self.file
-
-    @property
-    def detail(self) -> str:
-        return f"{self.location}: {self.message} [{self.rule}]"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "key": self.key,
-            "category": self.category,
-            "revision": self.revision,
-            "file": self.file,
-            "line": self.line,
-            "target": self.target,
-            "message": self.message,
-            "instead": self.instead,
-        }
-
-
-class EnumHistory:
-    """Each enum type's values, as the revisions so far left them."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, list[str]] = {}
-        #: Values of types renamed away or dropped in the current revision (recreated next).
-        self.retired: dict[str, list[str]] = {}
-
-    def create(self, name: str, values: list[str]) -> list[str] | None:
-        """Record a new type; the values it had before, if this recreates it."""
-        previous = self.retired.pop(name, None)
-        self.values[name] = values
-        return previous
-
-    def add(self, name: str, value: str, where: str | None, anchor: str | None) -> None:
-        values = self.values.get(name)
-        if values is None or value in values:
-            return
-        at = len(values)
-        if anchor is not None and anchor in values:
-            at = values.index(anchor) + (where.upper() == "AFTER" if where else 1)
-        values.insert(at, value)
-
-    def retire(self, name: str, new_name: str | None = None) -> None:
-        if name in self.values:
-            self.retired[name] = self.values.pop(name)
-            if new_name is not None:
-                self.values[new_name] = list(self.retired[name])
+from drift_job.lint_enums import EnumHistory
+from drift_job.lint_rules import LintFinding
 
 
 class _Revision:

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
 
-from drift_job.lint import LintFinding, judge
+from drift_job.lint import judge
+from drift_job.lint_rules import LintFinding
 
 if TYPE_CHECKING:
     from drift_job.report import CheckResult

@@ -1,4 +1,4 @@
-"""The data-safety lint's rules: what each flags and the safe way to do it instead.
+"""The data-safety lint's rules (what each flags, the safe way instead) and its findings.
 
 Names follow squawk and strong_migrations where one of them has the rule; docs/lint.md
 documents each (a test checks that every rule here is documented there).
@@ -7,6 +7,7 @@ documents each (a test checks that every rule here is documented there).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -133,3 +134,49 @@ RULES: dict[str, Rule] = {
         "review it by hand; or guard database reads with if not context.is_offline_mode()",
     ),
 }
+
+
+@dataclass(frozen=True)
+class LintFinding:
+    """One risky statement. ``key`` (rule, revision, target) stays the same from run to run,
+    so an ignore rule can name it."""
+
+    rule: str
+    revision: str
+    file: str
+    line: int | None
+    target: str | None
+    message: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.rule}:{self.revision}:{self.target or ''}"
+
+    @property
+    def category(self) -> str:
+        return RULES[self.rule].category
+
+    @property
+    def instead(self) -> str:
+        return RULES[self.rule].instead
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+    @property
+    def detail(self) -> str:
+        return f"{self.location}: {self.message} [{self.rule}]"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "key": self.key,
+            "category": self.category,
+            "revision": self.revision,
+            "file": self.file,
+            "line": self.line,
+            "target": self.target,
+            "message": self.message,
+            "instead": self.instead,
+        }
