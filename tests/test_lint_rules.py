@@ -12,8 +12,10 @@ import pytest
 from alembic.script import ScriptDirectory
 
 from drift_job.lint import judge
+from drift_job.lint_report import apply_lint
 from drift_job.lint_rules import RULES, LintFinding
 from drift_job.lint_sql import type_change
+from drift_job.report import CheckResult, render_json
 from drift_job.worker.lint_record import record
 
 BASE = """
@@ -233,3 +235,19 @@ def test_every_rule_is_documented() -> None:
 )
 def test_type_changes(old: str | None, new: str, change: str) -> None:
     assert type_change(old, new) == change
+
+
+def test_what_a_revision_raised_offline_is_redacted(tmp_path: Path) -> None:
+    password = "s3cr3t-Pa55word-value"
+    body = f'raise RuntimeError("cannot log in as ci:{password}@db")'
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    _revision(versions, "0001", None, body)
+    [script] = ScriptDirectory(str(tmp_path), version_locations=[str(versions)]).walk_revisions()
+    recorded = {"revisions": [{**record(script), "new": True}]}
+    result = CheckResult(status="clean", exit_code=0, message="no drift")
+    apply_lint(result, recorded, "error", (password,))
+    assert result.lint is not None and result.exit_code == 1
+    [finding] = result.lint.findings
+    assert finding.rule == "revision-not-rendered"
+    assert password not in render_json(result) and password not in finding.message

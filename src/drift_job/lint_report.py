@@ -12,6 +12,7 @@ from xml.etree import ElementTree
 
 from drift_job.lint import judge
 from drift_job.lint_rules import LintFinding
+from drift_job.supervisor.redaction import Redactor
 
 if TYPE_CHECKING:
     from drift_job.report import CheckResult
@@ -37,10 +38,17 @@ class LintReport:
         }
 
 
-def apply_lint(result: CheckResult, recorded: dict[str, Any] | None, mode: str) -> None:
-    """Judge what the worker recorded; with ``--lint=error`` findings fail the check."""
+def apply_lint(
+    result: CheckResult, recorded: dict[str, Any] | None, mode: str, secrets: tuple[str, ...]
+) -> None:
+    """Judge what the worker recorded; with ``--lint=error`` findings fail the check. What a
+    revision raised offline is the project's free text: redacted before it is reported."""
     if recorded is None:
         return
+    redact = Redactor(secrets)
+    for revision in recorded.get("revisions", []):
+        if revision.get("error"):
+            revision["error"] = redact(str(revision["error"]))
     revisions = [r["revision"] for r in recorded.get("revisions", []) if r.get("new")]
     lint = result.lint = LintReport(mode, revisions, judge(recorded))
     if not lint.failing:

@@ -226,7 +226,7 @@ class Supervisor:
             else:
                 result.status, result.exit_code = "clean", 0
                 result.message = "no drift"
-            apply_lint(result, outcome.get("lint"), settings.lint)
+            apply_lint(result, outcome.get("lint"), settings.lint, settings.secrets())
 
     def _blame(self, error: DriftCheckError) -> str | None:
         """Why the server could not be reached, when a migration of this run caused it."""
