@@ -223,7 +223,7 @@ def test_config_shows_the_review_settings_and_their_source(project: Path) -> Non
 
 def test_bad_review_settings_are_one_line_and_exit_2(project: Path) -> None:
     run = drift_check(
-        "check", "--lint=strict", "--heads", "some",
+        "check", "--lint=strict", "--heads", "some", "--base-ref=--output=x",
         env=_clean_env(DRIFT_BASE_REF="main", DRIFT_BASE_REVISION="0005"), cwd=project,
     )  # fmt: skip
     assert run.code == 2, run.output
@@ -231,3 +231,4 @@ def test_bad_review_settings_are_one_line_and_exit_2(project: Path) -> None:
     assert "DRIFT_LINT: 'strict' is not one of off, warn, error" in line
     assert "DRIFT_HEADS: 'some' is not one of one, all" in line
     assert "DRIFT_BASE_REVISION and DRIFT_BASE_REF: set one of them, not both" in line
+    assert "DRIFT_BASE_REF: '--output=x' is not a git ref name" in line

@@ -3,12 +3,17 @@ every report format, warnings by default and exit 1 with ``--lint=error``."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from xml.etree import ElementTree
 
 from projects import add_migration, mini_project, report
 from servers import PostgresServer, drift_check
+
+from drift_job.report import render_json, render_junit, render_markdown, render_text
+from drift_job.runner import run_check
+from drift_job.settings import load_settings
 
 VERSIONS = Path("migrations/versions")
 FAST = ("--compare", "autogenerate")
@@ -44,15 +49,15 @@ def test_warnings_by_default(pg_server: PostgresServer, tmp_path: Path) -> None:
 
 
 def test_error_fails_the_check(pg_server: PostgresServer, tmp_path: Path) -> None:
+    """Through the library, so one run renders every format."""
     project = indexed_project(tmp_path, BLOCKING)
-    env = pg_server.env(DRIFT_LINT="error")
-    run = drift_check("check", *FAST, "--format", "json", env=env, cwd=project)
-    assert run.code == 1, run.output
-    data = report(run.stdout)
+    env = pg_server.env(DRIFT_LINT="error", DRIFT_COMPARE="autogenerate")
+    result = run_check(load_settings({}, env, cwd=project))
+    assert result.exit_code == 1, result.message
+    data = json.loads(render_json(result))
     assert data["status"] == "unsafe" and data["exit_code"] == 1
     assert data["differences"] == []
     lint = data["lint"]
-    assert isinstance(lint, dict)
     assert lint["mode"] == "error" and lint["revisions"] == ["0001", "0002"]
     [finding] = lint["findings"]
     assert finding["key"] == "require-concurrent-index-creation:0002:notes.ix_notes_body"
@@ -61,16 +66,12 @@ def test_error_fails_the_check(pg_server: PostgresServer, tmp_path: Path) -> Non
         15,
         "locking",
     )
-    markdown = drift_check("check", *FAST, "--format", "markdown", env=env, cwd=project)
-    assert markdown.code == 1
-    assert (
-        "**data-safety lint: 1 finding(s) in 2 new revision(s), failing the check"
-        in markdown.stdout
-    )
-    assert "| `require-concurrent-index-creation` | `0002_test_change.py:15` |" in markdown.stdout
-    junit = drift_check("check", *FAST, "--format", "junit", env=env, cwd=project)
-    assert junit.code == 1
-    suite = ElementTree.fromstring(junit.stdout)
+    text = render_text(result)
+    assert text.startswith("UNSAFE MIGRATIONS: the models match the migrations, but the")
+    markdown = render_markdown(result)
+    assert "**data-safety lint: 1 finding(s) in 2 new revision(s), failing the check" in markdown
+    assert "| `require-concurrent-index-creation` | `0002_test_change.py:15` |" in markdown
+    suite = ElementTree.fromstring(render_junit(result))
     assert (suite.get("tests"), suite.get("failures")) == ("2", "1")
     failure = suite.find("testcase[@name='new revisions are safe to apply']/failure")
     assert failure is not None and "require-concurrent-index-creation" in (failure.text or "")
@@ -78,7 +79,7 @@ def test_error_fails_the_check(pg_server: PostgresServer, tmp_path: Path) -> Non
 
 def test_safe_variant_passes(pg_server: PostgresServer, tmp_path: Path) -> None:
     project = indexed_project(tmp_path, CONCURRENT)
-    run = drift_check("check", "--lint=error", env=pg_server.env(), cwd=project)
+    run = drift_check("check", *FAST, "--lint=error", env=pg_server.env(), cwd=project)
     assert run.code == 0, run.output
     assert "data-safety lint: no findings in 2 new revision(s)" in run.stdout
 

@@ -94,8 +94,6 @@ def test_base_revision_in_the_same_tree(pg_server: PostgresServer, tmp_path: Pat
     revision(project, "0002", "0001", label="a")
     revision(project, "0002b", "0001", label="b")
     env = pg_server.env()
-    refused = drift_check("check", *FAST, env=env, cwd=project)
-    assert refused.code == 2 and "multiple heads" in refused.stderr, refused.output
     forked = drift_check(
         "check", *FAST, "--heads", "all", "--base-revision", "0002", env=env, cwd=project
     )
@@ -139,9 +137,5 @@ def test_unusable_bases(pg_server: PostgresServer, tmp_path: Path) -> None:
     assert unknown.code == 2 and "DRIFT_BASE_REVISION: 'nope' is not usable" in unknown.stderr
     no_git = drift_check("check", *FAST, "--base-ref", "origin/main", env=env, cwd=project)
     assert no_git.code == 2 and "DRIFT_BASE_REF: git cannot read 'origin/main'" in no_git.stderr
-    option = drift_check("check", *FAST, "--base-ref=--output=x", env=env, cwd=project)
-    assert (
-        option.code == 2 and "DRIFT_BASE_REF: '--output=x' is not a git ref name" in option.stderr
-    )
-    for run in (unknown, no_git, option):
+    for run in (unknown, no_git):
         assert "Traceback" not in run.output
