@@ -33,7 +33,8 @@ from .classify import (
 
 @dataclass
 class Project:
-    """A loaded Alembic project with a single head (or no migrations at all)."""
+    """A loaded Alembic project with a single head (several with ``--heads all``, or none
+    without migrations)."""
 
     config: Config
     script: ScriptDirectory
