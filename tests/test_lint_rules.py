@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from drift_job.lint import judge
@@ -127,7 +128,8 @@ CASES: dict[str, tuple[str, str]] = {
     ),
     "revision-not-rendered": (
         'rows = op.get_bind().execute(sa.text("SELECT 1")).fetchall()\nassert rows',
-        'if not op.get_context().as_sql:\n    op.get_bind().execute(sa.text("SELECT 1"))',
+        "from alembic import context\n"
+        'if not context.is_offline_mode():\n    op.get_bind().execute(sa.text("SELECT 1"))',
     ),
 }
 
@@ -150,7 +152,7 @@ def lint_project(root: Path, body: str) -> list[LintFinding]:
     script = ScriptDirectory(str(root), version_locations=[str(versions)])
     revisions = []
     for one in [s for s in script.walk_revisions() if s is not None][::-1]:
-        recorded = record(one)
+        recorded = record(one, Config(), script)
         recorded["new"] = one.revision == "0002"
         revisions.append(recorded)
     return judge({"revisions": revisions, "env_py_sets_timeouts": False})
@@ -243,8 +245,9 @@ def test_what_a_revision_raised_offline_is_redacted(tmp_path: Path) -> None:
     versions = tmp_path / "versions"
     versions.mkdir()
     _revision(versions, "0001", None, body)
-    [script] = ScriptDirectory(str(tmp_path), version_locations=[str(versions)]).walk_revisions()
-    recorded = {"revisions": [{**record(script), "new": True}]}
+    directory = ScriptDirectory(str(tmp_path), version_locations=[str(versions)])
+    [script] = directory.walk_revisions()
+    recorded = {"revisions": [{**record(script, Config(), directory), "new": True}]}
     result = CheckResult(status="clean", exit_code=0, message="no drift")
     apply_lint(result, recorded, "error", (password,))
     assert result.lint is not None and result.exit_code == 1

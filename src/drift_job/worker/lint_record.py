@@ -15,9 +15,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from alembic.config import Config
 from alembic.operations import Operations, ops
+from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
-from alembic.script import Script
+from alembic.script import Script, ScriptDirectory
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.sqltypes import to_instance
 
@@ -96,8 +98,9 @@ def _watching(recorder: Recorder) -> Iterator[None]:
         Operations.invoke = original  # type: ignore[method-assign]
 
 
-def record(script: Script) -> dict[str, Any]:
-    """One revision's statements, or why its upgrade() cannot run offline."""
+def record(script: Script, config: Config, directory: ScriptDirectory) -> dict[str, Any]:
+    """One revision's statements, or why its upgrade() cannot run offline. ``op`` and
+    ``context`` are offline ones, as in ``alembic upgrade --sql``."""
     recorder = Recorder(script)
     context = MigrationContext.configure(
         dialect_name="postgresql",
@@ -108,8 +111,10 @@ def record(script: Script) -> dict[str, Any]:
     error = None
     operations._install_proxy()
     try:
-        with _watching(recorder):
-            script.module.upgrade()
+        with EnvironmentContext(config, directory, as_sql=True) as environment:
+            environment._migration_context = context
+            with _watching(recorder):
+                script.module.upgrade()
     except Exception as exc:  # e.g. upgrade() reads the database, which offline mode cannot
         error = f"{type(exc).__name__}: {one_line(exc)}"
     finally:

@@ -42,9 +42,10 @@ def lint_revisions(project: Project, new: NewRevisions, stages: Stages) -> dict[
     with stages.stage("lint") as note:
         wanted = set(new.revisions)
         ordered = [s for s in project.script.walk_revisions() if s is not None][::-1]
+        config = project.new_config(autogenerate=False)
         revisions = []
         for script in ordered:
-            recorded = record(script)
+            recorded = record(script, config, project.script)
             recorded["new"] = script.revision in wanted
             revisions.append(recorded)
         note.append(f"recorded {len(wanted)} new revision(s) offline")
