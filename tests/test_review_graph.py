@@ -99,9 +99,24 @@ def test_base_revision_in_the_same_tree(pg_server: PostgresServer, tmp_path: Pat
     )
     assert forked.code == 2, forked.output
     assert "0002b (0002b_test_change.py) is new relative to revision 0002" in forked.stderr
+    # Each head's own table is in the models: clean only when both heads were applied.
+    tags = 'op.create_table("tags", sa.Column("id", sa.Integer, primary_key=True))'
+    add_migration(project, "0003b", "0002b", tags, versions=VERSIONS)
+    models = project / "mini_models.py"
+    models.write_text(
+        models.read_text()
+        + 'tags = sa.Table("tags", metadata, sa.Column("id", sa.Integer, primary_key=True))\n'
+    )
     run = drift_check("check", *FAST, "--heads", "all", "--format", "json", env=env, cwd=project)
     assert run.code == 0, run.output
-    assert report(run.stdout)["alembic_head"] in ("0002, 0002b", "0002b, 0002")
+    assert report(run.stdout)["alembic_head"] in ("0002, 0003b", "0003b, 0002")
+    models.write_text(
+        models.read_text().replace(
+            "primary_key=True))\n", "primary_key=True), sa.Column('label', sa.Text))\n"
+        )
+    )
+    drift = drift_check("check", *FAST, "--heads", "all", env=env, cwd=project)
+    assert drift.code == 1 and "column tags.label" in drift.stdout, drift.output
 
 
 def test_heads_all_checks_each_head(pg_server: PostgresServer, tmp_path: Path) -> None:

@@ -41,6 +41,9 @@ class Project:
     options: Mapping[str, Any]
     head: str | None = None
     files: dict[str, str] = field(default_factory=dict)
+    #: What ``alembic upgrade`` is given: ``heads`` only when there are several on purpose,
+    #: so env.py's ``context.get_revision_argument()`` is what ``alembic upgrade head`` gives.
+    upgrade_target: str = "head"
 
     @property
     def env_py(self) -> Path:
@@ -222,6 +225,7 @@ def load_revisions(project: Project, *, all_heads: bool = False) -> None:
             f"alembic merge -m 'merge heads' {' '.join(heads)}",
         )
     project.head = ", ".join(heads) if heads else None
+    project.upgrade_target = "heads" if len(heads) > 1 else "head"
     project.files = {
         s.revision: _file(s, s.revision) for s in script.walk_revisions() if s is not None
     }
