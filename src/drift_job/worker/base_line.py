@@ -51,12 +51,13 @@ def _from_revision(project: Project, revision: str) -> Base:
     return Base(f"revision {revision}", heads, frozenset(below))
 
 
-def _git(arguments: list[str], where: Path, ref: str) -> bytes:
+def _git(arguments: list[str], where: Path, ref: str, given: bytes = b"") -> bytes:
     """Run git; any failure is a configuration problem naming the ref."""
     try:
         done = subprocess.run(  # noqa: S603 - list arguments, the ref validated by settings
             ["git", *arguments],  # noqa: S607 - git from PATH, as the user runs it
             cwd=str(where),
+            input=given,
             capture_output=True,
             timeout=GIT_TIMEOUT,
             check=False,
@@ -94,13 +95,29 @@ def _from_git(project: Project, ref: str) -> Base:
             listed = _git(
                 ["ls-tree", "-r", "-z", "--name-only", commit_id, "--", str(relative)], top, ref
             )
-            for name in filter(None, listed.decode().split("\0")):
-                if name.endswith(".py"):
-                    target = Path(scratch, "tree", name)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(_git(["show", f"{commit_id}:{name}"], top, ref))
+            names = [n for n in listed.decode().split("\0") if n.endswith(".py")]
+            for name, content in _contents(commit_id, names, top, ref).items():
+                target = Path(scratch, "tree", name)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content)
             locations.append(str(copy))
         return _read_base(project, ref, scratch, locations)
+
+
+def _contents(commit: str, names: list[str], top: Path, ref: str) -> dict[str, bytes]:
+    """The files at ``commit``, read by one ``git cat-file --batch``, however many."""
+    if not names:
+        return {}
+    wanted = "".join(f"{commit}:{name}\n" for name in names).encode()
+    output = _git(["cat-file", "--batch"], top, ref, wanted)
+    contents: dict[str, bytes] = {}
+    at = 0
+    for name in names:
+        header_end = output.index(b"\n", at)
+        size = int(output[at:header_end].split()[2])  # "<object> blob <size>"
+        contents[name] = output[header_end + 1 : header_end + 1 + size]
+        at = header_end + 1 + size + 1
+    return contents
 
 
 def _read_base(project: Project, ref: str, scratch: str, locations: list[str]) -> Base:
