@@ -1,6 +1,6 @@
 """The main line new revisions are judged against: ``--base-revision`` or ``--base-ref``.
 
-A base ref is read with git itself (``git ls-tree`` and ``git show`` of the version
+A base ref is read with git itself (``git ls-tree`` and ``git cat-file`` of the version
 directories at that commit, into a temporary directory), and Alembic's ScriptDirectory reads
 the files there, exactly as it reads the project's own.
 """
