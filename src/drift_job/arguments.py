@@ -10,7 +10,8 @@ from drift_job.errors import ExitCode
 
 EXIT_CODES_HELP = """exit codes:
   0  no drift: the models match what the migrations build
-  1  drift: the models and the migrations differ (the report says how)
+  1  drift: the models and the migrations differ (the report says how), or
+     --lint=error found risky statements in new revisions
   2  bad input or configuration (settings, alembic.ini, env.py, models that fail to
      import, multiple heads, the safety guard refusing a connection)
   3  database unreachable or another transient infrastructure fault (retry later)
@@ -44,6 +45,10 @@ FLAG_KEYS = {
     "summary_file": "DRIFT_SUMMARY_FILE",
     "roundtrip": "DRIFT_ROUNDTRIP",
     "roundtrip_to": "DRIFT_ROUNDTRIP_TO",
+    "base_revision": "DRIFT_BASE_REVISION",
+    "base_ref": "DRIFT_BASE_REF",
+    "heads": "DRIFT_HEADS",
+    "lint": "DRIFT_LINT",
 }
 
 
@@ -134,6 +139,27 @@ def _check_options(parser: argparse.ArgumentParser) -> None:
         "--summary-file",
         metavar="FILE",
         help="write the one-line JSON summary to FILE (DRIFT_SUMMARY_FILE)",
+    )
+    parser.add_argument(
+        "--base-revision",
+        metavar="REV",
+        help="revisions after REV are new: each must descend from it (DRIFT_BASE_REVISION)",
+    )
+    parser.add_argument(
+        "--base-ref",
+        metavar="GITREF",
+        help="revisions not in the versions directory at this git ref (e.g. origin/main) are "
+        "new: each must descend from its head (DRIFT_BASE_REF)",
+    )
+    parser.add_argument(
+        "--heads", help="one (default: multiple heads are refused) or all (DRIFT_HEADS)"
+    )
+    parser.add_argument(
+        "--lint",
+        nargs="?",
+        const="warn",
+        help="data-safety lint of the new revisions: warn (the flag alone) or error "
+        "(findings fail the check) (DRIFT_LINT, off)",
     )
     parser.add_argument(
         "--set-env",

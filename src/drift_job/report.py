@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 from xml.etree import ElementTree
 
-from drift_job import __version__
+from drift_job import __version__, lint_report
 from drift_job.comparison import Difference, Information
 from drift_job.roundtrip import RoundTrip
 from drift_job.roundtrip_report import add_junit_case, markdown_lines, text_lines
@@ -54,6 +54,8 @@ class CheckResult:
     error: BaseException | None = field(default=None, repr=False, compare=False)
     #: The downgrade round trip (``--roundtrip``), None when it did not run.
     roundtrip: RoundTrip | None = None
+    #: The data-safety lint of the new revisions, when asked for (``--lint``).
+    lint: lint_report.LintReport | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +72,7 @@ class CheckResult:
             "timings": {stage: round(seconds, 3) for stage, seconds in self.timings.items()},
             "tool_version": self.tool_version,
             "roundtrip": self.roundtrip.as_dict() if self.roundtrip else None,
+            "lint": self.lint.as_dict() if self.lint else None,
         }
 
 
@@ -106,10 +109,13 @@ def render_text(result: CheckResult, *, color: bool = False) -> str:
         lines.append("")
         lines.append("To fix it:")
         lines += [f"  {number}. {step}" for number, step in enumerate(fix_steps(result), 1)]
+    elif result.status == "unsafe":
+        lines.append(_paint(f"UNSAFE MIGRATIONS: {result.message}", "1;31", color))
     else:
         lines.append(_paint(f"error (exit {result.exit_code}): {result.message}", "1;31", color))
     lines += _information_lines(result)
     lines += text_lines(result)
+    lines += lint_report.text_lines(result)
     if result.created_databases:
         created = ", ".join(result.created_databases)
         lines.append(
@@ -170,12 +176,15 @@ def render_markdown(result: CheckResult) -> str:
         lines += ["", "Alembic operations that would fix it:", "", "```python"]
         lines += [result.suggested_migration, "```", "", "To fix it:", ""]
         lines += [f"{number}. {step}" for number, step in enumerate(fix_steps(result), 1)]
+    elif result.status == "unsafe":
+        lines.append(f"**Unsafe migrations**: {result.message}.")
     else:
         lines.append(f"**Error** (exit {result.exit_code}): {result.message}")
     info = _information_lines(result)
     if info:
         lines += ["", info[0], ""] + [line.strip() for line in info[1:]]
     lines += markdown_lines(result)
+    lines += lint_report.markdown_lines(result)
     return "\n".join(lines) + "\n"
 
 
@@ -204,6 +213,7 @@ def render_junit(result: CheckResult) -> str:
     if info:
         ElementTree.SubElement(case, "system-out").text = "\n".join(info)
     add_junit_case(suite, result)
+    lint_report.junit_case(suite, result)
     return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
 

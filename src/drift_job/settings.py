@@ -15,6 +15,7 @@ from pathlib import Path
 
 from drift_job.envfile import read_env_file
 from drift_job.errors import ConfigError
+from drift_job.settings_graph import base_settings
 from drift_job.settings_roundtrip import roundtrip_settings
 from drift_job.settings_rules import alembic_files, interpreter, server_kind
 from drift_job.settings_sources import Layers, Resolver
@@ -68,9 +69,15 @@ KNOWN_KEYS = (
     "DRIFT_ROUNDTRIP",
     "DRIFT_ROUNDTRIP_TO",
     "DRIFT_ROUNDTRIP_SKIP",
+    "DRIFT_BASE_REVISION",
+    "DRIFT_BASE_REF",
+    "DRIFT_HEADS",
+    "DRIFT_LINT",
 )
 #: Which passes compare the migrated database with the models.
 COMPARE_MODES = ("both", "autogenerate")
+HEADS_MODES = ("one", "all")
+LINT_MODES = ("off", "warn", "error")
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,13 @@ class Settings:
     roundtrip_to: str | None = None
     #: (revision, reason): irreversible on purpose, never downgraded.
     roundtrip_skip: tuple[tuple[str, str], ...] = ()
+    #: The main line new revisions are checked against (a revision id, or a git ref).
+    base_revision: str | None = None
+    base_ref: str | None = None
+    #: ``all``: several heads on purpose (branch labels), each checked; ``one`` refuses them.
+    heads: str = "one"
+    #: The data-safety lint of new revisions: ``off``, ``warn``, or ``error`` (fails the check).
+    lint: str = "off"
 
     @property
     def embedded(self) -> bool:
@@ -189,6 +203,10 @@ class Settings:
             "DRIFT_ROUNDTRIP_TO": self.roundtrip_to or "(base)",
             "DRIFT_ROUNDTRIP_SKIP": "; ".join(f"{r}={why}" for r, why in self.roundtrip_skip)
             or "(none)",
+            "DRIFT_BASE_REVISION": self.base_revision or "(none)",
+            "DRIFT_BASE_REF": self.base_ref or "(none)",
+            "DRIFT_HEADS": self.heads,
+            "DRIFT_LINT": self.lint,
         }
         return {key: f"{value}  [{self._source(key)}]" for key, value in shown.items()}
 
@@ -301,6 +319,9 @@ def load_settings(
         env_file=env_file,
         env_file_values={k: v for k, v in file_values.items() if v is not None},
         secret_files=dict(resolve.secret_files),
+        **base_settings(resolve, problems),
+        heads=resolve.choice("DRIFT_HEADS", HEADS_MODES) or "one",
+        lint=resolve.choice("DRIFT_LINT", LINT_MODES) or "off",
         sources=dict(layers.sources),
         roundtrip=roundtrip,
         roundtrip_to=roundtrip_to,

@@ -22,6 +22,7 @@ from drift_job import database
 from drift_job.comparison import Difference, Information
 from drift_job.database import ServerAddress
 from drift_job.errors import DriftCheckError
+from drift_job.lint_report import apply_lint
 from drift_job.report import CheckResult
 from drift_job.roundtrip import apply_verdict, job_options
 from drift_job.settings import Settings
@@ -229,6 +230,7 @@ class Supervisor:
                 result.status, result.exit_code = "clean", 0
                 result.message = "no drift"
             apply_verdict(result, outcome.get("roundtrip"))
+            apply_lint(result, outcome.get("lint"), settings.lint, settings.secrets())
 
     def _blame(self, error: DriftCheckError) -> str | None:
         """Why the server could not be reached, when a migration of this run caused it."""

@@ -26,6 +26,7 @@ from .environment import (
 from .guard import SafetyGuard
 from .main_support import Channel, Commands, Stages
 from .project import Project, load_revisions, open_project, read_config
+from .review import lint_revisions, review_graph
 from .roundtrip import RoundTrip
 from .stray_models import stray_tables
 from .upgrade import shared_connection, upgrade, watch_configure
@@ -71,9 +72,11 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
         os.environ.update(environment)  # before the project's first import
         project = open_project(config, job["project"])
         run.env_py, run.version_dirs = project.env_py, project.version_dirs
-        load_revisions(project)
+        review = job.get("review", {})
+        load_revisions(project, all_heads=review.get("heads") == "all")
+        new = review_graph(project, review)
         trip = RoundTrip(project, url, sync_url, job["roundtrip"]) if job.get("roundtrip") else None
-        note.append(f"head {project.head or '(no migrations)'}")
+        note.append(f"head {project.head or '(no migrations)'}{new.note}")
     channel.send(
         protocol.REVISIONS,
         head=project.head,
@@ -99,15 +102,16 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
     if job.get("models_database"):
         channel.send(protocol.WANT_MODELS)
         commands.expect(protocol.MODELS)  # created while the migrations ran
-        with stages.stage("catalog") as note:
-            models_url = target_url(server, job["models_database"], sync_driver(driver))
-            differences, information, fixing = run_catalog_pass(
-                configured, sync_url, models_url, differences
-            )
-            information += stray_tables(Path(job["project_dir"]), metadatas_of(configured))
-            suggested = _with_catalog_fixes(suggested, fixing)
-            more = sum(1 for d in differences if d.get("source") == "catalog")
-            note.append(f"{more} more difference(s), {len(information)} information")
+        models_url = target_url(server, job["models_database"], sync_driver(driver))
+        differences, information, suggested = _catalog(
+            stages,
+            configured=configured,
+            urls=(sync_url, models_url),
+            differences=differences,
+            suggested=suggested,
+            project_dir=job["project_dir"],
+        )
+    lint = lint_revisions(project, new, stages) if review.get("lint") else None
     roundtrip = _round_trip(trip, stages)
     if run.guard.violation is not None:  # env.py swallowed the guard's exception
         raise RuntimeError("the safety guard refused a connection")
@@ -116,8 +120,30 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
         differences=differences,
         information=information,
         suggested_migration=suggested,
+        lint=lint,
         roundtrip=roundtrip,
     )
+
+
+def _catalog(
+    stages: Stages,
+    *,
+    configured: dict[str, Any],
+    urls: tuple[URL, URL],
+    differences: list[dict[str, Any]],
+    suggested: str,
+    project_dir: str,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
+    """The catalog pass: the migrated database against the one the models build."""
+    migrated_url, models_url = urls
+    with stages.stage("catalog") as note:
+        differences, information, fixing = run_catalog_pass(
+            configured, migrated_url, models_url, differences
+        )
+        information += stray_tables(Path(project_dir), metadatas_of(configured))
+        more = sum(1 for d in differences if d.get("source") == "catalog")
+        note.append(f"{more} more difference(s), {len(information)} information")
+    return differences, information, _with_catalog_fixes(suggested, fixing)
 
 
 def _upgrade(project: Project, url: URL, sync_url: URL, trip: RoundTrip | None) -> None:

@@ -19,7 +19,7 @@ HELLO = "hello"  # the worker is up: its Python, Alembic and SQLAlchemy versions
 REVISIONS = "revisions"  # the migration graph loaded: head, and the revision files
 STAGE = "stage"  # a stage started ("start") or finished ("end", with a note)
 APPLIED = "applied"  # one revision was applied during the upgrade
-RESULT = "result"  # the comparison's differences, the suggested migration, the round trip's
+RESULT = "result"  # the differences, the suggested migration, the lint's records, the round trip's
 ERROR = "error"  # a classified failure: stage, category, one-line message, traceback
 WANT_MODELS = "want-models"  # autogenerate is done: the models' database is needed now
 #: Supervisor → worker.

@@ -68,4 +68,4 @@ def watch_configure(applied: Callable[[str], None], options: dict[str, Any]) -> 
 
 def upgrade(project: Project, url: URL, sync_url: URL) -> None:
     with shared_connection(project, url, sync_url, autogenerate=False) as config:
-        command.upgrade(config, "head")
+        command.upgrade(config, project.upgrade_target)
