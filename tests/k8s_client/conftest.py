@@ -33,7 +33,10 @@ class Outcome:
 
 @pytest.fixture
 def k8s(
-    api: FakeApi, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    api: FakeApi,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ):  # type: ignore[no-untyped-def]
     """``drift-check k8s ARGS`` against the fake API (its kubeconfig), stdin as given."""
     kubeconfig = api.kubeconfig(tmp_path / "kubeconfig")
@@ -49,4 +52,3 @@ def k8s(
         return Outcome(code, captured.out, captured.err)
 
     return run
-

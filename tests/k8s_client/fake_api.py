@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import sys
 import threading
 import time
 import uuid
@@ -57,6 +58,15 @@ class PodLog:
     connections: int = 0
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-stream is what clients do; anything else is a bug."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
 class FakeApi:
     """The objects of one namespace, served at ``self.url``."""
 
@@ -70,8 +80,7 @@ class FakeApi:
         self.version = itertools.count(1000)
         self.scenario: Callable[[FakeApi, Json], None] | None = None
         self.scenario_error: BaseException | None = None
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), _handler(self))
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.closing = False
 
@@ -202,8 +211,12 @@ class FakeApi:
     def _pod_conditions(self, pod: Json, scheduled: bool, ready: bool) -> None:
         now = timestamp()
         pod["status"]["conditions"] = [
-            {"type": t, "status": "True" if ok else "False", "lastProbeTime": None,
-             "lastTransitionTime": now}
+            {
+                "type": t,
+                "status": "True" if ok else "False",
+                "lastProbeTime": None,
+                "lastTransitionTime": now,
+            }
             for t, ok in (
                 ("PodReadyToStartContainers", scheduled),
                 ("Initialized", scheduled),
@@ -314,14 +327,22 @@ class FakeApi:
     def pods_of(self, job: Json) -> list[Json]:
         uid = job["metadata"]["uid"]
         return [
-            o for (c, _), o in self.objects.items()
+            o
+            for (c, _), o in self.objects.items()
             if c == "pods" and o["metadata"]["labels"].get("controller-uid") == uid
         ]
 
 
 def _status(code: int, reason: str, message: str) -> Json:
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": message, "reason": reason, "code": code}
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
 
 
 def _matches(obj: Json, query: dict[str, list[str]]) -> bool:
@@ -394,8 +415,9 @@ def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
                 return
             api.deleted.append((obj["kind"], obj["metadata"]["name"], policy))
             if collection == "jobs":
-                for pod in api.pods_of(obj):
+                for pod in api.pods_of(obj):  # the kubelet stops them: their logs end
                     api.objects.pop(("pods", pod["metadata"]["name"]), None)
+                    api.logs[pod["metadata"]["name"]].ended = True
             api._touch(obj)
             self._send(200, obj)
 
@@ -414,11 +436,19 @@ def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
             if query.get("watch") == ["true"]:
                 self._watch(collection, query)
                 return
-            items = [o for (c, _), o in api.objects.items() if c == collection and _matches(o, query)]
+            items = [
+                o for (c, _), o in api.objects.items() if c == collection and _matches(o, query)
+            ]
             kind = COLLECTIONS[collection][1]
-            self._send(200, {"kind": f"{kind}List", "apiVersion": COLLECTIONS[collection][0],
-                             "metadata": {"resourceVersion": str(next(api.version))},
-                             "items": items})
+            self._send(
+                200,
+                {
+                    "kind": f"{kind}List",
+                    "apiVersion": COLLECTIONS[collection][0],
+                    "metadata": {"resourceVersion": str(next(api.version))},
+                    "items": items,
+                },
+            )
 
         def _stream_start(self, content_type: str) -> None:
             self.send_response(200)
@@ -445,14 +475,17 @@ def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
             seen: dict[str, str] = {}
             while time.monotonic() < deadline and not api.closing:
                 current = {
-                    n: o for (c, n), o in list(api.objects.items())
+                    n: o
+                    for (c, n), o in list(api.objects.items())
                     if c == collection and _matches(o, query)
                 }
                 events = []
                 for n, o in current.items():
                     version = o["metadata"]["resourceVersion"]
                     if seen.get(n) != version:
-                        events.append({"type": "ADDED" if n not in seen else "MODIFIED", "object": o})
+                        events.append(
+                            {"type": "ADDED" if n not in seen else "MODIFIED", "object": o}
+                        )
                         seen[n] = version
                 for n in [n for n in seen if n not in current]:
                     seen.pop(n)
@@ -473,7 +506,9 @@ def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
                 self._send(404, _status(404, "NotFound", f'pods "{pod}" not found'))
                 return
             if not log.started:
-                message = f'container "drift-check" in pod "{pod}" is waiting to start: ContainerCreating'
+                message = (
+                    f'container "drift-check" in pod "{pod}" is waiting to start: ContainerCreating'
+                )
                 self._send(400, _status(400, "BadRequest", message))
                 return
             log.connections += 1

@@ -45,8 +45,15 @@ def finish(api: FakeApi, job: Json, pod: Json, code: int, line: str) -> None:
     api.terminated(pod, code, message=line + "\n")
     pause()
     if code == 0:
-        api.condition(job, "SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods")
-        api.condition(job, "Complete", "CompletionsReached", "Reached expected number of succeeded pods")
+        api.condition(
+            job,
+            "SuccessCriteriaMet",
+            "CompletionsReached",
+            "Reached expected number of succeeded pods",
+        )
+        api.condition(
+            job, "Complete", "CompletionsReached", "Reached expected number of succeeded pods"
+        )
         return
     message = POD_FAILED_BY_RULE.format(pod=pod["metadata"]["name"], code=code)
     api.condition(job, "FailureTarget", "PodFailurePolicy", message)
@@ -57,7 +64,9 @@ def finish(api: FakeApi, job: Json, pod: Json, code: int, line: str) -> None:
 def verdict(code: int, lines: tuple[str, ...] = ()) -> Scenario:
     """One attempt that prints ``lines`` and exits with the check's ``code``."""
     status = {0: "clean", 1: "drift"}.get(code, "error")
-    line = summary(status, code, "no drift" if code == 0 else "1 difference(s)", differences=int(code == 1))
+    line = summary(
+        status, code, "no drift" if code == 0 else "1 difference(s)", differences=int(code == 1)
+    )
 
     def play(api: FakeApi, job: Json) -> None:
         pod = start(api, job)
@@ -82,8 +91,18 @@ def attempts(*codes: int) -> Scenario:
                 if code == 3:
                     api.terminated(pod, 3, message=line + "\n")
                     pause()
-                    api.condition(job, "FailureTarget", "BackoffLimitExceeded", "Job has reached the specified backoff limit")
-                    api.condition(job, "Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")
+                    api.condition(
+                        job,
+                        "FailureTarget",
+                        "BackoffLimitExceeded",
+                        "Job has reached the specified backoff limit",
+                    )
+                    api.condition(
+                        job,
+                        "Failed",
+                        "BackoffLimitExceeded",
+                        "Job has reached the specified backoff limit",
+                    )
                 else:
                     finish(api, job, pod, code, line)
                 return
@@ -125,7 +144,10 @@ def stuck_waiting(reason: str, message: str) -> Scenario:
 def unschedulable(api: FakeApi, job: Json) -> None:
     pod = api.add_pod(job, 1)
     pause()
-    api.unschedulable(pod, "0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.")
+    api.unschedulable(
+        pod,
+        "0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.",
+    )
 
 
 def deadline_exceeded(api: FakeApi, job: Json) -> None:

@@ -51,7 +51,10 @@ def test_clean_run_from_chart_defaults(api: FakeApi, k8s) -> None:  # type: igno
     assert json.loads(out.stdout.splitlines()[-1])["status"] == "clean"
     assert base_names(api) == [("ConfigMap", "drift-check"), ("Job", "drift-check")]
     # the Job first, in the foreground (its pods go first), then what it used
-    assert [(k, p) for k, _, p in api.deleted] == [("Job", "Foreground"), ("ConfigMap", "Foreground")]
+    assert [(k, p) for k, _, p in api.deleted] == [
+        ("Job", "Foreground"),
+        ("ConfigMap", "Foreground"),
+    ]
     assert not api.objects
 
 
@@ -75,8 +78,12 @@ def test_retries_are_followed_and_labelled(api: FakeApi, k8s) -> None:  # type: 
     out = k8s("run", "-f", "-", stdin=MINIMAL)
     assert out.code == 0, out.stderr
     log = [line for line in out.stdout.splitlines() if line.startswith("  | ")]
-    assert log[0].startswith("  | --- attempt 1: pod check-") and log[1] == "  | attempt 1 says hello"
-    assert log[2].startswith("  | --- attempt 2: pod check-") and log[3] == "  | attempt 2 says hello"
+    assert (
+        log[0].startswith("  | --- attempt 1: pod check-") and log[1] == "  | attempt 1 says hello"
+    )
+    assert (
+        log[2].startswith("  | --- attempt 2: pod check-") and log[3] == "  | attempt 2 says hello"
+    )
     assert len(log) == 4
 
 
@@ -95,17 +102,29 @@ def test_a_log_stream_that_drops_mid_run_is_resumed(api: FakeApi, k8s) -> None: 
     ("scenario", "flags", "reason"),
     [
         (
-            scenarios.stuck_waiting("ImagePullBackOff", 'Back-off pulling image "drift-check:0.1.0"'),
+            scenarios.stuck_waiting(
+                "ImagePullBackOff", 'Back-off pulling image "drift-check:0.1.0"'
+            ),
             (),
             'ImagePullBackOff: Back-off pulling image "drift-check:0.1.0"',
         ),
         (
-            scenarios.stuck_waiting("CreateContainerConfigError", "couldn't find key password in Secret ci/pg"),
+            scenarios.stuck_waiting(
+                "CreateContainerConfigError", "couldn't find key password in Secret ci/pg"
+            ),
             (),
             "CreateContainerConfigError: couldn't find key password in Secret ci/pg",
         ),
-        (scenarios.unschedulable, ("--pending-timeout", "1s"), "Unschedulable: 0/3 nodes are available: 3 Insufficient memory."),
-        (scenarios.deadline_exceeded, (), "DeadlineExceeded: Job was active longer than specified deadline"),
+        (
+            scenarios.unschedulable,
+            ("--pending-timeout", "1s"),
+            "Unschedulable: 0/3 nodes are available: 3 Insufficient memory.",
+        ),
+        (
+            scenarios.deadline_exceeded,
+            (),
+            "DeadlineExceeded: Job was active longer than specified deadline",
+        ),
         (scenarios.attempts(3, 3, 3), (), "BackoffLimitExceeded: the check exited with 3"),
     ],
     ids=["image-pull", "missing-secret-key", "unschedulable", "deadline", "backoff-limit"],
@@ -133,7 +152,10 @@ def test_keep_leaves_the_objects(api: FakeApi, k8s) -> None:  # type: ignore[no-
     out = k8s("run", "-f", "-", "--keep", stdin=MINIMAL)
     assert out.code == 0, out.stderr
     assert api.deleted == []
-    assert sorted(k for (c, _), o in api.objects.items() for k in [o["kind"]] if c != "pods") == ["ConfigMap", "Job"]
+    assert sorted(k for (c, _), o in api.objects.items() for k in [o["kind"]] if c != "pods") == [
+        "ConfigMap",
+        "Job",
+    ]
 
 
 def test_verdict_of_an_existing_job(api: FakeApi, k8s) -> None:  # type: ignore[no-untyped-def]
@@ -165,9 +187,19 @@ def test_verdict_waits_when_asked(api: FakeApi, k8s) -> None:  # type: ignore[no
     [
         (("verdict", "nope"), "", 2, "no Job/nope in namespace ci"),
         (("run",), "", 2, "--host is required without -f"),
-        (("run", "-f", "-"), "kind: Deployment\nmetadata: {name: web}\n", 2, "Deployment/web is not something a check creates"),
+        (
+            ("run", "-f", "-"),
+            "kind: Deployment\nmetadata: {name: web}\n",
+            2,
+            "Deployment/web is not something a check creates",
+        ),
         (("run", "-f", "-"), "a: [", 2, "stdin: not YAML"),
-        (("run", "-f", "-", "--host", "db"), MINIMAL, 2, "the manifests carry the settings; drop --host"),
+        (
+            ("run", "-f", "-", "--host", "db"),
+            MINIMAL,
+            2,
+            "the manifests carry the settings; drop --host",
+        ),
         (("run", "-f", "/nonexistent.yaml"), "", 2, "/nonexistent.yaml: No such file or directory"),
         (("run", "--host", "db", "--pending-timeout", "soon"), "", 2, "--pending-timeout"),
     ],
@@ -195,7 +227,10 @@ def test_sigterm_deletes_the_job_and_exits_143(api: FakeApi, tmp_path: Path) -> 
     command = ["k8s", "run", "--kubeconfig", str(kubeconfig), "-f", str(manifests)]
     process = subprocess.Popen(
         [sys.executable, "-m", "drift_job", *command],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     deadline = time.monotonic() + 60
     while not any(line == "applying migrations" for log in api.logs.values() for line in log.lines):
@@ -203,7 +238,10 @@ def test_sigterm_deletes_the_job_and_exits_143(api: FakeApi, tmp_path: Path) -> 
         time.sleep(0.1)
     time.sleep(1)  # the log is being followed
     process.send_signal(signal.SIGTERM)
-    stdout, stderr = process.communicate(timeout=30)
+    _stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == 143, stderr
     assert "interrupted by SIGTERM" in stderr and "deleted Job/check-" in stderr
-    assert [(k, p) for k, _, p in api.deleted] == [("Job", "Foreground"), ("ConfigMap", "Foreground")]
+    assert [(k, p) for k, _, p in api.deleted] == [
+        ("Job", "Foreground"),
+        ("ConfigMap", "Foreground"),
+    ]

@@ -135,6 +135,7 @@ def wait_for_verdict(
     pending_since, pending_pod = started, None
     follower: LogFollower | None = None
     stage = ""
+    drain = LOG_DRAIN_SECONDS
     try:
         while True:
             job = api.job(job_name)
@@ -167,7 +168,10 @@ def wait_for_verdict(
             pending_left = (pending_timeout or poll) - (time.monotonic() - pending_since)
             changed.wait(min(poll, max(0.1, pending_left + 0.05)))
             changed.clear()
+    except BaseException:
+        drain = 0.0  # interrupted or failed: the log's end is not worth waiting for
+        raise
     finally:
         stop.set()
         if follower is not None:
-            follower.stop()
+            follower.stop(drain)
