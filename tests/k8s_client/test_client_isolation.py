@@ -45,15 +45,12 @@ def test_a_check_never_imports_the_kubernetes_client(
     assert result["loaded"] == []
 
 
-def test_a_dry_run_needs_no_client(tmp_path: Path, pg_server: PostgresServer) -> None:
-    result = probe(["k8s", "run", "--dry-run", "--host", "db"], pg_server.env(), tmp_path)
-    assert result["code"] == 0 and result["loaded"] == [], result["stderr"]
-
-
-def test_without_the_client_k8s_says_what_to_install(
+def test_without_the_client_a_dry_run_works_and_k8s_says_what_to_install(
     tmp_path: Path, pg_server: PostgresServer
 ) -> None:
     blocked = "sys.modules['kubernetes'] = None  # as if not installed"
+    dry_run = probe(["k8s", "run", "--dry-run", "--host", "db"], pg_server.env(), tmp_path, blocked)
+    assert dry_run["code"] == 0, dry_run["stderr"]
     result = probe(["k8s", "verdict", "some-job"], pg_server.env(), tmp_path, prelude=blocked)
     assert result["code"] == 2
     assert "pip install 'alembic-drift-check[kubernetes]'" in str(result["stderr"])

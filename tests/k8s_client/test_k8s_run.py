@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
+import threading
 import time
 from pathlib import Path
 
@@ -173,8 +172,6 @@ def test_verdict_waits_when_asked(api: FakeApi, k8s) -> None:  # type: ignore[no
     pod = scenarios.start(api, job)
     early = k8s("verdict", "check", "--no-logs")
     assert early.code == 3 and "not finished (running" in early.stderr
-    import threading
-
     line = scenarios.summary("clean", 0, "no drift")
     threading.Timer(0.5, scenarios.finish, args=(api, job, pod, 0, line)).start()
     out = k8s("verdict", "check", "--wait", "--format", "json")
@@ -218,29 +215,28 @@ def test_unreachable_api_is_3(tmp_path: Path, k8s, api: FakeApi) -> None:  # typ
     assert "the Kubernetes API is unreachable" in out.stderr
 
 
-def test_sigterm_deletes_the_job_and_exits_143(api: FakeApi, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_deletes_the_job_and_exits_128_plus_it(api: FakeApi, k8s, signum, code) -> None:  # type: ignore[no-untyped-def]
+    """Sent to this very process while ``k8s run`` waits in it (its handler is installed)."""
     api.scenario = scenarios.runs_forever
-    kubeconfig = api.kubeconfig(tmp_path / "kubeconfig")
-    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
-    manifests = tmp_path / "check.yaml"
-    manifests.write_text(MINIMAL)
-    command = ["k8s", "run", "--kubeconfig", str(kubeconfig), "-f", str(manifests)]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "drift_job", *command],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    deadline = time.monotonic() + 60
-    while not any(line == "applying migrations" for log in api.logs.values() for line in log.lines):
-        assert time.monotonic() < deadline and process.poll() is None
-        time.sleep(0.1)
-    time.sleep(1)  # the log is being followed
-    process.send_signal(signal.SIGTERM)
-    _stdout, stderr = process.communicate(timeout=30)
-    assert process.returncode == 143, stderr
-    assert "interrupted by SIGTERM" in stderr and "deleted Job/check-" in stderr
+
+    def interrupt() -> None:
+        deadline = time.monotonic() + 60
+        while not any(
+            line == "applying migrations" for log in api.logs.values() for line in log.lines
+        ):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+        time.sleep(0.5)  # the log is being followed
+        if signal.getsignal(signum) not in (signal.default_int_handler, signal.SIG_DFL):
+            os.kill(os.getpid(), signum)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    out = k8s("run", "-f", "-", stdin=MINIMAL)
+    assert out.code == code, out.stderr
+    assert f"interrupted by {signal.Signals(signum).name}" in out.stderr
+    assert "deleted Job/check-" in out.stderr
     assert [(k, p) for k, _, p in api.deleted] == [
         ("Job", "Foreground"),
         ("ConfigMap", "Foreground"),
