@@ -241,3 +241,14 @@ def test_a_signal_deletes_the_job_and_exits_128_plus_it(api: FakeApi, k8s, signu
         ("Job", "Foreground"),
         ("ConfigMap", "Foreground"),
     ]
+
+
+def test_dry_run_shows_a_secret_s_keys_never_its_values(api: FakeApi, k8s) -> None:  # type: ignore[no-untyped-def]
+    secret = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: pg}\ndata: {password: aHVudGVyMg==}\n---\n"
+    )
+    out = k8s("run", "-f", "-", "--dry-run", stdin=secret + MINIMAL)
+    assert out.code == 0, out.stderr
+    shown = {d["kind"]: d for d in yaml.safe_load_all(out.stdout)}
+    assert shown["Secret"]["data"] == {"password": "***"}
+    assert "aHVudGVyMg" not in out.stdout + out.stderr and api.created == []

@@ -67,11 +67,9 @@ class Cluster:
                     config_file=kubeconfig, context=context, client_configuration=configuration
                 )
                 if namespace is None:
-                    _, active = config.list_kube_config_contexts(config_file=kubeconfig)
-                    chosen = context or active["name"]
-                    contexts, _ = config.list_kube_config_contexts(config_file=kubeconfig)
-                    current = next(c for c in contexts if c["name"] == chosen)
-                    namespace = current.get("context", {}).get("namespace")
+                    contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
+                    chosen = next(c for c in contexts if c["name"] == (context or active["name"]))
+                    namespace = chosen.get("context", {}).get("namespace")
             else:
                 config.load_incluster_config(client_configuration=configuration)
                 if namespace is None and IN_CLUSTER_NAMESPACE.is_file():

@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
@@ -124,6 +125,7 @@ def _report(verdict: Verdict, job: str, namespace: str, output_format: str, out:
     status = (verdict.summary or {}).get("status") or STATUS_BY_CODE.get(verdict.exit_code, "error")
     if output_format == "json":
         document = {
+            "finished": verdict.finished,
             "namespace": namespace,
             "job": job,
             "exit_code": verdict.exit_code,
@@ -195,6 +197,14 @@ def _verdict(args: argparse.Namespace) -> int:
     with _signals_cancel():
         verdict = _wait(cluster, args.job, args, wait=args.wait)
     if not verdict.finished:
+        if args.format == "json":
+            _report(
+                replace(verdict, exit_code=ExitCode.INFRASTRUCTURE),
+                args.job,
+                cluster.namespace,
+                "json",
+                sys.stdout,
+            )
         print(
             f"drift-check k8s: Job/{args.job} in {cluster.namespace}: not finished "
             f"({verdict.stage}: {verdict.reason}); use --wait",
@@ -209,7 +219,8 @@ def _run(args: argparse.Namespace, stdin: IO[str]) -> int:
         import yaml  # noqa: PLC0415
 
         launch = _launch(args, args.namespace or "default", stdin)
-        print(yaml.safe_dump_all(launch.objects, sort_keys=False), end="")
+        shown = [_without_secret_values(obj) for obj in launch.objects]
+        print(yaml.safe_dump_all(shown, sort_keys=False), end="")
         return int(ExitCode.CLEAN)
     client = _client()
     cluster = client.Cluster.connect(
@@ -241,6 +252,17 @@ def _run(args: argparse.Namespace, stdin: IO[str]) -> int:
             if not cleaned and not args.keep:
                 _delete(cluster, created)
     return _report(verdict, job, cluster.namespace, args.format, sys.stdout)
+
+
+def _without_secret_values(obj: dict[str, Any]) -> dict[str, Any]:
+    """A Secret as ``--dry-run`` shows it: its keys, never its values."""
+    if obj["kind"] != "Secret":
+        return obj
+    hidden = {**obj}
+    for field in ("data", "stringData"):
+        if field in obj:
+            hidden[field] = dict.fromkeys(obj[field], "***")
+    return hidden
 
 
 def _delete(cluster: Any, created: list[tuple[str, str]]) -> None:
