@@ -262,6 +262,16 @@ def test_image_contents(containers: Containers, image: str) -> None:
         FACTS["/opt/venv"] = f"{du.stdout.split()[0]} MB"
 
 
+def test_image_adds_at_most_90_mb(containers: Containers, image: str, base_image: str) -> None:
+    """The default build (no Kubernetes client) stays small on top of its base."""
+    sizes = [
+        int(containers.podman("image", "inspect", "--format", "{{.Size}}", tag).stdout.strip())
+        for tag in (base_image, image)
+    ]
+    added = (sizes[1] - sizes[0]) / 1e6
+    assert added <= 90, f"the image adds {added:.1f} MB to its base (at most 90 MB)"
+
+
 # --------------------------------------------------------------------------- cases
 
 

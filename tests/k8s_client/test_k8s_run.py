@@ -94,7 +94,8 @@ def test_a_log_stream_that_drops_mid_run_is_resumed(api: FakeApi, k8s) -> None: 
     assert lines == [f"line {n}" for n in range(1, 13)]  # each once, in order
     pod = next(iter(api.logs.values()))
     assert pod.connections >= 3
-    assert out.stdout.count("interrupted (") == 2
+    # urllib3 2 reports each cut as an error; urllib3 1.26 may see a clean end of the stream
+    assert 1 <= out.stdout.count("interrupted (") <= 2
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,7 @@ def _client() -> Any:
         from drift_job.kubernetes_job import client  # noqa: PLC0415 - only for k8s commands
     except ImportError as error:
         raise ConfigError(
-            f"drift-check k8s needs the Kubernetes client ({error.name} is not installed): "
+            f"the Kubernetes client is not installed (no module {error.name}): "
             "pip install 'alembic-drift-check[kubernetes]'"
         ) from None
     return client
