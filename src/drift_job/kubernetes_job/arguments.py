@@ -99,6 +99,18 @@ def _check_settings(parser: argparse.ArgumentParser) -> None:
     )
 
 
+EXIT_CODES = """exit codes:
+  0/1/2/3/4  the check's own, read from its container (no drift, drift, bad input,
+             transient fault, migrations fail)
+  3          Kubernetes stopped the check: DeadlineExceeded, an image that cannot be pulled,
+             a missing Secret or key, unschedulable past --pending-timeout, an OOM kill…
+             (the reason is printed); the API unreachable; verdict without --wait on a Job
+             still running
+  2          bad input: flags, manifests, kubeconfig, no such Job
+  130/143    interrupted by SIGINT/SIGTERM (k8s run deletes its Job first)
+"""
+
+
 def add_k8s_command(commands: Any) -> None:
     """``drift-check k8s run`` and ``drift-check k8s verdict JOB``."""
     k8s = commands.add_parser(
@@ -108,6 +120,8 @@ def add_k8s_command(commands: Any) -> None:
     run = actions.add_parser(
         "run",
         help="create the check's objects, stream its log, wait for the verdict, delete them",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument(
         "-f",
@@ -123,7 +137,10 @@ def add_k8s_command(commands: Any) -> None:
     _cluster(run)
     _check_settings(run)
     verdict = actions.add_parser(
-        "verdict", help="the verdict of an existing Job (helm install, the gate hook)"
+        "verdict",
+        help="the verdict of an existing Job (helm install, the gate hook)",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verdict.add_argument("job", metavar="JOB", help="name of the Job")
     verdict.add_argument("--wait", action="store_true", help="wait until the Job has finished")
