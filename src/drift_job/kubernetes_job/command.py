@@ -8,6 +8,7 @@ import json
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -180,11 +181,22 @@ def run_k8s(args: argparse.Namespace, stdin: IO[str] | None = None) -> int:
         return _run(args, stdin or sys.stdin)
     except DriftCheckError as error:
         if args.debug:
-            import traceback  # noqa: PLC0415
-
             traceback.print_exc()
         print(f"drift-check k8s: {error}", file=sys.stderr)
         return int(error.exit_code)
+    except KeyboardInterrupt:  # before the handlers are in place, or after
+        print("drift-check k8s: interrupted by SIGINT", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED_SIGINT)
+    except Exception as error:  # a bug or an API answer we did not foresee: still one line
+        if args.debug:
+            traceback.print_exc()
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        print(
+            f"drift-check k8s: unexpected {error.__class__.__name__}: {first_line} "
+            "(run with --debug for details)",
+            file=sys.stderr,
+        )
+        return int(ExitCode.INFRASTRUCTURE)
 
 
 def _verdict(args: argparse.Namespace) -> int:
