@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -253,3 +254,25 @@ def test_dry_run_shows_a_secret_s_keys_never_its_values(api: FakeApi, k8s) -> No
     shown = {d["kind"]: d for d in yaml.safe_load_all(out.stdout)}
     assert shown["Secret"]["data"] == {"password": "***"}
     assert "aHVudGVyMg" not in out.stdout + out.stderr and api.created == []
+
+
+def test_on_a_terminal_the_stages_are_shown_with_the_time(api: FakeApi, k8s, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def slow(api: FakeApi, job: dict) -> None:  # type: ignore[type-arg]
+        pod = api.add_pod(job, 1)
+        scenarios.pause(0.6)
+        api.waiting(pod, "ContainerCreating")
+        scenarios.pause(0.6)
+        api.running(pod)
+        scenarios.pause(0.6)
+        scenarios.finish(api, job, pod, 0, scenarios.summary("clean", 0, "no drift"))
+
+    api.scenario = slow
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    out = k8s("run", "-f", "-", stdin=MINIMAL)
+    assert out.code == 0, out.stderr
+    shown = [line.split("  ") for line in out.stderr.splitlines() if " s  " in line]
+    stages = [parts[-2].strip() for parts in shown]
+    assert stages[:3] == ["pending", "pulling image", "running"], out.stderr
+    assert stages[-1] == "finished"
+    seconds = [float(line.split()[0]) for line in out.stderr.splitlines() if " s  " in line]
+    assert seconds == sorted(seconds) and seconds[2] >= 1.0
