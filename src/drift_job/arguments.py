@@ -7,6 +7,7 @@ from typing import NoReturn
 
 from drift_job import __version__
 from drift_job.errors import ExitCode
+from drift_job.kubernetes_job.arguments import add_k8s_command
 
 EXIT_CODES_HELP = """exit codes:
   0  no drift: the models match what the migrations build
@@ -248,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also connect and confirm the role may create databases",
     )
+    add_k8s_command(commands)
     return parser
 
 

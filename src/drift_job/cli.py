@@ -173,9 +173,13 @@ def _summarise_failure(error: DriftCheckError, redact: Redactor) -> None:
             path.write_text(summary_line(result) + "\n", encoding="utf-8")
 
 
-def run(argv: Sequence[str] | None = None) -> int:
+def run(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0912
     """Parse ``argv``, run the command, print its output; returns the exit code."""
     args = build_parser().parse_args(argv)
+    if args.command == "k8s":  # its own settings; the Kubernetes client is imported only here
+        from drift_job.kubernetes_job.command import run_k8s  # noqa: PLC0415
+
+        return run_k8s(args)
     redact = Redactor()
     streams = (sys.stdout, sys.stderr)
     sys.stderr = RedactingStream(sys.stderr, redact)  # free text only; stdout has the report
