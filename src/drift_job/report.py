@@ -88,9 +88,11 @@ def _paint(text: str, code: str, color: bool) -> str:
 def render_text(result: CheckResult, *, color: bool = False) -> str:
     """The verdict for people: differences, the fixing operations, and what to do."""
     lines: list[str] = []
-    if result.status != "error" and not result.differences:  # a round trip may fail alone
-        head = f" (head {result.alembic_head})" if result.alembic_head else ""
+    head = f" (head {result.alembic_head})" if result.alembic_head else ""
+    if result.status == "clean":
         lines.append(_paint(f"no drift: the models match the migrations{head}", "32", color))
+    elif result.status == "drift" and not result.differences:  # the round trip failed alone
+        lines.append(_paint(f"the models match the migrations{head}, but:", "1;31", color))
     elif result.status == "drift":
         count = len(result.differences)
         noun = "difference" if count == 1 else "differences"
@@ -162,9 +164,11 @@ def _cell(text: str) -> str:
 def render_markdown(result: CheckResult) -> str:
     """For pull-request comments and CI job summaries."""
     lines = ["### drift-check", ""]
-    if result.status != "error" and not result.differences:  # a round trip may fail alone
-        head = result.alembic_head
+    head = result.alembic_head
+    if result.status == "clean":
         lines.append(f"No drift: the models match the migrations (head `{head}`).")
+    elif result.status == "drift" and not result.differences:  # the round trip failed alone
+        lines.append(f"The models match the migrations (head `{head}`), but:")
     elif result.status == "drift":
         count = len(result.differences)
         lines.append(f"**Schema drift**: {count} difference(s) between the models and migrations.")
