@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from psycopg2.extensions import connection as PgConnection
 
 from drift_job import database
+from drift_job.acceptance import accept_differences
 from drift_job.comparison import Difference, Information
 from drift_job.database import ServerAddress
 from drift_job.errors import DriftCheckError
@@ -167,7 +168,9 @@ class Supervisor:
                 error = type(error)(f"{error}; {self.cleanup_error}")
         result.temporary_database = self.temporary.name if self.temporary else None
         result.timings = self.timings
+        result.env_py = self.revisions.get("env_py")
         if error is not None:
+            result.failed_stage = self.stage
             result.status, result.exit_code = "error", error.exit_code
             result.message, result.error = str(error), error
             return
@@ -217,6 +220,7 @@ class Supervisor:
             ]
             if settings.strict:
                 result.differences += [item.as_difference() for item in result.information]
+            accept_differences(result, settings.ignore_rules, strict=settings.strict_ignores)
             result.suggested_migration = str(outcome["suggested_migration"])
             count = len(result.differences)
             if count:
