@@ -83,8 +83,8 @@ def built_in_checks(result: CheckResult) -> list[CheckOutcome]:
     """The run's own checks, in order: the one whose stage failed, the ones before it, and
     the ones after it as skipped. A failed cleanup is a check of its own."""
     failed = None
-    if result.status == "error":
-        failed = STAGE_CHECKS.get(result.failed_stage or "settings", SETTINGS)
+    if result.status == "error":  # a stage of no built-in check (ignore rules) fails none
+        failed = STAGE_CHECKS.get(result.failed_stage) if result.failed_stage else SETTINGS
     status = FAILED if result.exit_code == ExitCode.MIGRATIONS_FAILED else ERROR
     checks: list[CheckOutcome] = []
     stopped = False
