@@ -118,12 +118,23 @@ class SourceIndex:
     def _find_definitions(self) -> None:
         wanted = {id(table): key for key, table in self.tables.items()}
         for module in list(sys.modules.values()):
-            for value in list(getattr(module, "__dict__", {}).values()):
-                key = self._table_key(value, wanted)
-                if key is not None and key not in self._definitions:
-                    definition = self._definition(module, value)
-                    if definition is not None:
-                        self._definitions[key] = definition
+            try:
+                values = list(vars(module).values())
+            except TypeError:  # not a module (a lazy stand-in some packages install)
+                continue
+            for value in values:
+                self._consider(module, value, wanted)
+
+    def _consider(self, module: Any, value: Any, wanted: dict[int, str]) -> None:
+        """Remember where ``value`` is defined if it is one of the tables (or its class)."""
+        try:
+            key = self._table_key(value, wanted)
+            if key is not None and key not in self._definitions:
+                definition = self._definition(module, value)
+                if definition is not None:
+                    self._definitions[key] = definition
+        except Exception:  # a proxy that refuses inspection is no model of ours
+            return
 
     @staticmethod
     def _table_key(value: Any, wanted: dict[int, str]) -> str | None:
