@@ -4,11 +4,15 @@ JSON against the schema the package ships."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import io
+import re
 from pathlib import Path
 from xml.etree import ElementTree
 
 from reports import valid_junit, valid_report, valid_sarif
+from servers import REPO_ROOT
 
 from drift_job.checks import CheckOutcome, Finding
 from drift_job.comparison import Difference, Information
@@ -197,3 +201,14 @@ def test_json_report_validates_with_ignored_differences_and_extra_checks() -> No
         "expires": "2027-03-31",
     }
     assert document["checks"][0]["findings"][0]["rule"] == "leftover_table"
+
+
+def test_the_readme_extra_check_snippet_renders_valid_junit() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    match = re.search(r"```python\n(from drift_job.checks import .*?)```", readme, re.S)
+    assert match is not None
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(match.group(1), {})
+    valid_junit(printed.getvalue())
+    assert 'name="downgrade round trip"' in printed.getvalue()
