@@ -114,10 +114,13 @@ class SourceIndex:
 
     def __init__(self, metadatas: Iterable[sa.MetaData], env_py: Path) -> None:
         self.fallback: Location = (str(env_py.resolve()), _env_py_line(env_py))
-        self.tables = {table.key: table for md in metadatas for table in md.tables.values()}
         self._files: dict[str, _SourceFile | None] = {}
         self._definitions: dict[str, _Definition] = {}
-        self._find_definitions()
+        try:
+            self.tables = {t.key: t for md in metadatas for t in md.tables.values()}
+            self._find_definitions()
+        except Exception:  # an odd target_metadata: every difference is placed at env.py
+            self._definitions.clear()
 
     def _find_definitions(self) -> None:
         wanted = {id(table): key for key, table in self.tables.items()}
