@@ -42,6 +42,8 @@ FLAG_KEYS = {
     "format": "DRIFT_FORMAT",
     "output": "DRIFT_OUTPUT",
     "summary_file": "DRIFT_SUMMARY_FILE",
+    "ignore_file": "DRIFT_IGNORE_FILE",
+    "strict_ignores": "DRIFT_STRICT_IGNORES",
 }
 
 
@@ -126,7 +128,9 @@ def _check_options(parser: argparse.ArgumentParser) -> None:
         help="objects the models cannot express (functions, views, triggers…) are drift "
         "(DRIFT_STRICT)",
     )
-    parser.add_argument("--format", help="text (default), json, markdown or junit (DRIFT_FORMAT)")
+    parser.add_argument(
+        "--format", help="text (default), json, markdown, junit, sarif or github (DRIFT_FORMAT)"
+    )
     parser.add_argument("--output", metavar="FILE", help="write the report to FILE (DRIFT_OUTPUT)")
     parser.add_argument(
         "--summary-file",
@@ -145,6 +149,23 @@ def _check_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--driver", help="DBAPI driver for the project's URL (DRIFT_DRIVER)")
     parser.add_argument(
         "--timeout", metavar="DURATION", help="overall deadline (DRIFT_TIMEOUT, 15m)"
+    )
+    parser.add_argument(
+        "--report",
+        metavar="FORMAT:FILE",
+        action="append",
+        help="also write a report in FORMAT to FILE, e.g. junit:out.xml (repeatable; DRIFT_REPORT)",
+    )
+    parser.add_argument(
+        "--ignore-file",
+        metavar="FILE",
+        help="more ignore rules ([[ignore]] tables) (DRIFT_IGNORE_FILE)",
+    )
+    parser.add_argument(
+        "--strict-ignores",
+        action="store_const",
+        const="1",
+        help="expired or unused ignore rules are errors (DRIFT_STRICT_IGNORES)",
     )
     parser.add_argument(
         "--orphan-ttl",
@@ -209,6 +230,8 @@ def flags_of(args: argparse.Namespace) -> dict[str, str | None]:
     flags = {key: getattr(args, dest, None) for dest, key in FLAG_KEYS.items()}
     if getattr(args, "set_env", None):
         flags["DRIFT_SET_ENV"] = "\n".join(args.set_env)
+    if getattr(args, "report", None):
+        flags["DRIFT_REPORT"] = "\n".join(args.report)
     if getattr(args, "x", None):
         flags["DRIFT_ALEMBIC_X"] = "\n".join(args.x)
     return flags

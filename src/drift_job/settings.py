@@ -6,6 +6,7 @@ a broken configuration in one round trip instead of one key at a time.
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import sys
@@ -15,6 +16,9 @@ from pathlib import Path
 
 from drift_job.envfile import read_env_file
 from drift_job.errors import ConfigError
+from drift_job.ignore_rules import IgnoreRule
+from drift_job.settings_file import read_settings_file
+from drift_job.settings_reports import report_targets
 from drift_job.settings_rules import alembic_files, interpreter, server_kind
 from drift_job.settings_sources import Layers, Resolver
 from drift_job.settings_values import (
@@ -29,7 +33,7 @@ DEFAULT_ENV_FILE = ".env.k8s.development"
 PREFIX_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
 ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-FORMATS = ("text", "json", "markdown", "junit")
+FORMATS = ("text", "json", "markdown", "junit", "sarif", "github")
 DRIVERS = ("psycopg2", "psycopg", "asyncpg", "pg8000")
 #: Every key the tool reads; the README's settings table lists each (a test checks it).
 KNOWN_KEYS = (
@@ -64,6 +68,9 @@ KNOWN_KEYS = (
     "DRIFT_VERBOSE",
     "DRIFT_COMPARE",
     "DRIFT_STRICT",
+    "DRIFT_REPORT",
+    "DRIFT_IGNORE_FILE",
+    "DRIFT_STRICT_IGNORES",
 )
 #: Which passes compare the migrated database with the models.
 COMPARE_MODES = ("both", "autogenerate")
@@ -116,6 +123,15 @@ class Settings:
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     #: The env file's values: the project's code sees them too (below the real environment).
     env_file_values: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    #: More reports from the same run: (format, file), each written whatever the outcome.
+    reports: tuple[tuple[str, Path], ...] = ()
+    #: Accepted differences, from the settings file and the ignore file.
+    ignore_rules: tuple[IgnoreRule, ...] = ()
+    #: Expired and unused ignore rules are errors (exit 2), not warnings.
+    strict_ignores: bool = False
+    #: pyproject.toml ([tool.drift-check]) or drift-check.toml, when the project has one.
+    settings_file: Path | None = None
+    ignore_file: Path | None = None
 
     @property
     def embedded(self) -> bool:
@@ -176,8 +192,15 @@ class Settings:
             "DRIFT_VERBOSE": "yes" if self.verbose else "no",
             "DRIFT_COMPARE": self.compare,
             "DRIFT_STRICT": "yes" if self.strict else "no",
+            "DRIFT_REPORT": "; ".join(f"{fmt}:{path}" for fmt, path in self.reports) or "(none)",
+            "DRIFT_IGNORE_FILE": f"{self.ignore_file or '(none)'} ({len(self.ignore_rules)} "
+            f"ignore rule(s) in all{self._settings_file_shown()})",
+            "DRIFT_STRICT_IGNORES": "yes" if self.strict_ignores else "no",
         }
         return {key: f"{value}  [{self._source(key)}]" for key, value in shown.items()}
+
+    def _settings_file_shown(self) -> str:
+        return f"; settings file {self.settings_file}" if self.settings_file else ""
 
     def _source(self, key: str) -> str:
         layer, _, via = self.sources.get(key, "default").partition(":")
@@ -226,11 +249,24 @@ def load_settings(
     early = Layers([("flag", given), ("environment", environ)], problems)
     project_dir = _project_dir(early, base_dir)
     env_file, file_values = _env_file(early, environ, base_dir, project_dir)
-    layers = Layers(
+    before_file = Layers(
         [("flag", given), ("environment", environ), ("env file", file_values)], problems
     )
-    layers.sources.update(early.sources)
-    layers.rejected.update(early.rejected)
+    named_ignore_file = before_file.get("DRIFT_IGNORE_FILE")
+    ignore_file = base_dir / named_ignore_file if named_ignore_file else None
+    project_file = read_settings_file(project_dir, ignore_file, problems)
+    layers = Layers(
+        [
+            ("flag", given),
+            ("environment", environ),
+            ("env file", file_values),
+            (project_file.layer, project_file.values),
+        ],
+        problems,
+    )
+    for earlier in (early, before_file):
+        layers.sources.update(earlier.sources)
+        layers.rejected.update(earlier.rejected)
     resolve = Resolver(layers, base_dir)
 
     host = layers.get("POSTGRES_HOST", "PGHOST")
@@ -288,7 +324,19 @@ def load_settings(
         env_file_values={k: v for k, v in file_values.items() if v is not None},
         secret_files=dict(resolve.secret_files),
         sources=dict(layers.sources),
+        reports=report_targets(resolve, FORMATS),
+        ignore_rules=tuple(project_file.rules),
+        strict_ignores=resolve.boolean("DRIFT_STRICT_IGNORES"),
+        settings_file=project_file.path,
+        ignore_file=ignore_file,
     )
+    if settings.strict_ignores:  # known before anything is created
+        today = datetime.date.today()
+        problems += [
+            f"{rule.origin}: expired on {rule.expires} (--strict-ignores)"
+            for rule in settings.ignore_rules
+            if rule.expired(today)
+        ]
     if problems:
         raise ConfigError("; ".join(problems))
     return settings

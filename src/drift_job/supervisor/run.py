@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from psycopg2.extensions import connection as PgConnection
 
 from drift_job import database
+from drift_job.acceptance import accept_differences, enforce_strict_ignores
 from drift_job.comparison import Difference, Information
 from drift_job.database import ServerAddress
 from drift_job.errors import DriftCheckError
@@ -86,6 +87,8 @@ class Supervisor:
         self.pending: Background[Any] | None = None
         self.cleanup_error: DriftCheckError | None = None
         self.preparing: Background[PgConnection] | None = None
+        #: The stage the run was in when cleanup began (where an error happened).
+        self.stage_before_cleanup: str | None = None
 
     @contextmanager
     def timed(self, name: str) -> Iterator[list[str]]:
@@ -160,6 +163,7 @@ class Supervisor:
             self._run(result)
         except DriftCheckError as exc:
             error = exc
+        failed_stage = (self.stage_before_cleanup or self.stage) if error else "cleanup"
         if self.cleanup_error is not None:
             if error is None:
                 error = self.cleanup_error  # a verdict whose database stayed behind: exit 3
@@ -167,12 +171,15 @@ class Supervisor:
                 error = type(error)(f"{error}; {self.cleanup_error}")
         result.temporary_database = self.temporary.name if self.temporary else None
         result.timings = self.timings
+        result.env_py = self.revisions.get("env_py")
         if error is not None:
+            result.failed_stage = failed_stage
             result.status, result.exit_code = "error", error.exit_code
             result.message, result.error = str(error), error
             return
         if self.keep_database and result.temporary_database:
             result.message += f"; kept temporary database {result.temporary_database}"
+        enforce_strict_ignores(result, strict=self.settings.strict_ignores)
 
     def _run(self, result: CheckResult) -> None:
         settings = self.settings
@@ -217,6 +224,7 @@ class Supervisor:
             ]
             if settings.strict:
                 result.differences += [item.as_difference() for item in result.information]
+            accept_differences(result, settings.ignore_rules, strict=settings.strict_ignores)
             result.suggested_migration = str(outcome["suggested_migration"])
             count = len(result.differences)
             if count:
@@ -233,6 +241,7 @@ class Supervisor:
     def _cleanup(self) -> None:
         """Whatever happened: the worker killed first, then the database dropped — off this
         thread, so a signal or the deadline during a blocked DROP still ends the run fast."""
+        self.stage_before_cleanup = self.stage
         if self.worker is not None:
             self.worker.kill()
         temporary = self.temporary

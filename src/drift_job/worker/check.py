@@ -24,6 +24,7 @@ from .environment import (
     target_url,
 )
 from .guard import SafetyGuard
+from .locations import SourceIndex
 from .main_support import Channel, Commands, Stages
 from .project import load_revisions, open_project, read_config
 from .stray_models import stray_tables
@@ -79,6 +80,7 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
         files=project.files,
         environment=sorted(environment),
         version_dirs=[str(d) for d in project.version_dirs],
+        env_py=str(project.env_py.resolve()),
     )
     commands.expect(protocol.GO)
     commands.watch()
@@ -107,6 +109,9 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
             note.append(f"{more} more difference(s), {len(information)} information")
     if run.guard.violation is not None:  # env.py swallowed the guard's exception
         raise RuntimeError("the safety guard refused a connection")
+    index = SourceIndex(metadatas_of(configured), project.env_py)
+    for item in (*differences, *information):
+        index.locate(item)
     channel.send(
         protocol.RESULT,
         differences=differences,
