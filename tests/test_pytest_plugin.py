@@ -99,7 +99,7 @@ def test_failing_migration_fails_every_item_after_settings(
     assert outcomes(run) == {ITEMS[0]: "PASSED"} | {item: "FAILED" for item in ITEMS[1:]}
     (migrations,) = _failure_sections(run.stdout, "migrations")
     assert "no verdict (exit 4)" in migrations and "0007_test_change.py" in migrations
-    assert "not compared: the check stopped first" in run.stdout
+    assert "not compared, an earlier part failed (not run: migrations failed)" in run.stdout
     assert "Traceback" not in run.output
 
 

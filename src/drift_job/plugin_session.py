@@ -13,15 +13,32 @@ from dataclasses import dataclass
 import pytest
 
 from drift_job.arguments import build_parser, flags_of
-from drift_job.comparison import Difference
+from drift_job.checks import ERROR, FAILED, SKIPPED, Finding
 from drift_job.errors import ConfigError, DriftCheckError
 from drift_job.report import CheckResult, fix_steps
+from drift_job.report_junit import (
+    AUTOGENERATE,
+    BUILT_IN,
+    CATALOG,
+    MIGRATIONS,
+    SETTINGS,
+    STAGE_CHECKS,
+    built_in_checks,
+)
 from drift_job.runner import run_check
 from drift_job.settings import load_settings
+from drift_job.source_paths import shown_path
 
 #: Flags that make the command line write reports; pytest's own reports carry the items.
 REPORT_FLAGS = ("format", "output", "summary_file")
 PROJECT_OUTPUT_SHOWN = 40
+#: Each item and the check (the JUnit test case) it reports.
+CHECK_NAMES = {
+    "settings": SETTINGS,
+    "migrations": MIGRATIONS,
+    "autogenerate": AUTOGENERATE,
+    "catalog": CATALOG,
+}
 
 
 @dataclass(frozen=True)
@@ -33,30 +50,34 @@ class SessionCheck:
     compare: str | None
 
     def verdict(self, name: str) -> tuple[str, str]:
-        """``(outcome, text)`` of one item. Every difference lands in a failing item, and an
-        error fails every item it kept from running: no item passes without a verdict."""
+        """``(outcome, text)`` of one item, from the same checks as the JUnit report's test
+        cases. Unlike there, a check that an earlier failure kept from running fails rather
+        than skips, and so does every item of a run that ended in an error: selecting one
+        item (``-k autogenerate``) never passes a check that has no verdict."""
         result = self.result
         if self.settings_failed:
             if name == "settings":
                 return "failed", f"drift-check: {result.message}"
             return "failed", "not run: the settings are not valid (see drift-check::settings)"
-        if name == "settings":
-            return "passed", ""
-        catalog_on = self.compare != "autogenerate"
-        if name == "catalog" and not catalog_on:
-            return "skipped", "the catalog comparison is off (--compare autogenerate)"
-        if result.status == "error":
-            return "failed", _error_text(result, name)
-        if name == "migrations":
-            return "passed", ""
-        found = [
-            d
-            for d in result.differences
-            if (d.source == "catalog" and catalog_on) == (name == "catalog")
-        ]
-        if not found:
-            return "passed", ""
-        return "failed", _differences_text(result, found, name)
+        check = {c.name: c for c in built_in_checks(result)}[CHECK_NAMES[name]]
+        if check.status in (FAILED, ERROR):
+            if check.findings:
+                return "failed", _findings_text(result, check.findings, name)
+            return "failed", _error_text(result)
+        if check.status == SKIPPED:
+            off = self.compare == "autogenerate" and result.status != "error"
+            if off and not any(d.source == "catalog" for d in result.differences):
+                return "skipped", "the catalog comparison is off (--compare autogenerate)"
+            return (
+                "failed",
+                f"not compared, an earlier part failed ({check.message})\n{_error_text(result)}",
+            )
+        if result.status == "error" and STAGE_CHECKS.get(result.failed_stage or "") not in BUILT_IN:
+            return (
+                "failed",
+                f"the check ended without a verdict after this part\n{_error_text(result)}",
+            )
+        return "passed", ""
 
 
 def run_session_check(config: pytest.Config) -> SessionCheck:
@@ -97,11 +118,8 @@ def _flags(arguments: list[str]) -> tuple[dict[str, str | None], bool]:
     return flags_of(args), bool(args.keep_database)
 
 
-def _error_text(result: CheckResult, name: str) -> str:
-    head = f"no verdict (exit {result.exit_code}): {result.message}"
-    if name != "migrations":
-        return f"not compared: the check stopped first (see drift-check::migrations)\n{head}"
-    lines = [head]
+def _error_text(result: CheckResult) -> str:
+    lines = [f"no verdict (exit {result.exit_code}): {result.message}"]
     shown = result.project_output[-PROJECT_OUTPUT_SHOWN:]
     if shown:
         lines += ["", f"project output (last {len(shown)} lines):"]
@@ -109,10 +127,12 @@ def _error_text(result: CheckResult, name: str) -> str:
     return "\n".join(lines)
 
 
-def _differences_text(result: CheckResult, found: list[Difference], name: str) -> str:
-    noun = "difference" if len(found) == 1 else "differences"
-    lines = [f"SCHEMA DRIFT: {len(found)} {noun} found by the {name} pass"]
-    lines += [f"  - {d.detail}" for d in found]
+def _findings_text(result: CheckResult, findings: list[Finding], name: str) -> str:
+    noun = "difference" if len(findings) == 1 else "differences"
+    lines = [f"SCHEMA DRIFT: {len(findings)} {noun} found by the {name} pass"]
+    for finding in findings:
+        place = f"  ({shown_path(finding.file)}:{finding.line})" if finding.file else ""
+        lines.append(f"  - {finding.message}{place}")
     if name == "catalog":
         lines.append("  (those both passes find are listed under drift-check::autogenerate)")
     if result.suggested_migration:
