@@ -30,7 +30,7 @@ from drift_job.settings import load_settings
 from drift_job.source_paths import shown_path
 
 #: Flags that make the command line write reports; pytest's own reports carry the items.
-REPORT_FLAGS = ("format", "output", "summary_file")
+REPORT_FLAGS = ("format", "output", "summary_file", "report")
 PROJECT_OUTPUT_SHOWN = 40
 #: Each item and the check (the JUnit test case) it reports.
 CHECK_NAMES = {
