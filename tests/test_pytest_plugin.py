@@ -50,8 +50,14 @@ def outcomes(run: Run) -> dict[str, str]:
 ITEMS = [f"drift-check::{name}" for name in ("settings", "migrations", "autogenerate", "catalog")]
 
 
-def test_clean_project_items_and_fixture(project: Path, pg_server: PostgresServer) -> None:
-    (project / "test_schema.py").write_text(FIXTURE_TEST)
+def test_clean_project_items_and_the_readme_snippets(
+    project: Path, pg_server: PostgresServer
+) -> None:
+    """The README's fixture test and ini option, as written, beside the four items."""
+    section = README.split("### pytest", 1)[1].split("\n### ", 1)[0]
+    blocks = [textwrap.dedent(b.split("\n", 1)[1]) for b in section.split("```")[1::2]]
+    (project / "pyproject.toml").write_text(next(b for b in blocks if "drift_check_args" in b))
+    (project / "test_schema.py").write_text(next(b for b in blocks if "def test_" in b))
     run = pytest_run(project, pg_server, "--drift-check")
     assert run.code == 0, run.output
     assert outcomes(run) == {"test_schema.py::test_models_match_migrations": "PASSED"} | {
@@ -182,19 +188,6 @@ def test_this_suite_collects_the_same_with_or_without_the_plugin() -> None:
     with_plugin, without = collected(), collected("-p", "no:drift_check")
     assert with_plugin.splitlines()[:-1] == without.splitlines()[:-1]  # all but the timing
     assert "::" in with_plugin and "drift-check::" not in with_plugin
-
-
-def test_readme_snippets_run(project: Path, pg_server: PostgresServer) -> None:
-    """The README's pytest section: its fixture test and its ini option, as written."""
-    section = README.split("### pytest", 1)[1].split("\n### ", 1)[0]
-    blocks = [textwrap.dedent(b.split("\n", 1)[1]) for b in section.split("```")[1::2]]
-    ini = next(b for b in blocks if "drift_check_args" in b)
-    test = next(b for b in blocks if "def test_" in b)
-    (project / "pyproject.toml").write_text(ini)
-    (project / "test_schema.py").write_text(test)
-    run = pytest_run(project, pg_server, "--drift-check")
-    assert run.code == 0, run.output
-    assert set(outcomes(run).values()) == {"PASSED"} and len(outcomes(run)) == 5
 
 
 def _failure_sections(stdout: str, *names: str) -> list[str]:
