@@ -111,6 +111,7 @@ def test_file_settings_rank_below_flags_environment_and_env_file(tmp_path: Path)
             format = "sarif"
             set-env = ["A={url}", "B={host}"]
             python = "bin/python3"
+            report = "json:out.json"
         """,
     )
     (directory / "bin").mkdir()
@@ -125,6 +126,8 @@ def test_file_settings_rank_below_flags_environment_and_env_file(tmp_path: Path)
     assert settings.set_env == (("A", "{url}"), ("B", "{host}"))
     assert settings.python == str(directory / "bin" / "python3")
     assert settings.describe()["DRIFT_COMPARE"] == "autogenerate  [drift-check.toml]"
+    assert settings.reports == (("json", directory / "out.json"),)
+    assert settings.describe()["DRIFT_REPORT"].endswith("out.json  [drift-check.toml]")
     environment = load_settings({}, environ={"DRIFT_COMPARE": "both"}, cwd=directory)
     assert environment.compare == "both"
     flag = load_settings(
@@ -223,6 +226,7 @@ def test_the_readme_rules_accept_both_differences(
         "ignored: 2 accepted difference(s) not counted as drift (added by the data team's own "
         "tooling; refunds ship in 2.4; the migration comes with them); the JSON report lists them"
     ]
+    assert summary[0] in (REPO_ROOT / "README.md").read_text()  # as the README shows it
     assert "warning: ignore rule" not in run.output
     report = valid_report((tmp_path / "r.json").read_text())
     assert report["status"] == "clean"

@@ -4,11 +4,15 @@ JSON against the schema the package ships."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import io
+import re
 from pathlib import Path
 from xml.etree import ElementTree
 
 from reports import valid_junit, valid_report, valid_sarif
+from servers import REPO_ROOT
 
 from drift_job.checks import CheckOutcome, Finding
 from drift_job.comparison import Difference, Information
@@ -68,14 +72,17 @@ def test_markdown_of_500_differences_stays_under_githubs_limit() -> None:
 
 
 def test_github_commands_escape_their_data_and_properties() -> None:
-    weird = _difference(1, detail="50% of rows\nsecond line", table="a,b", file="/x/m:1.py")
+    weird = _difference(1, detail="50% of rows\nsecond line", kind="add_column,x")
+    outside = _difference(2, file="/usr/lib/site-packages/models.py")  # not in the repository
     result = _drift(0)
-    result.differences = [weird]
+    result.differences = [weird, outside]
     lines = render_github(result).splitlines()
+    here = "tests/test_report_formats.py"
     assert lines[0] == (
-        "::error file=/x/m%3A1.py,line=2,title=schema drift%3A add_column::50%25 of rows%0Asecond line"
+        f"::error file={here},line=2,title=schema drift%3A add_column%2Cx::50%25 of rows%0Asecond line"
     )
-    assert lines[-1] == "drift-check: 1 difference(s): schema drift"
+    assert lines[1].startswith(f"::error file={here},title=")  # env.py's place: no line of its own
+    assert lines[-1] == "drift-check: 2 difference(s): schema drift"
 
 
 def test_step_summary_gets_the_markdown_report_appended(tmp_path: Path) -> None:
@@ -194,3 +201,14 @@ def test_json_report_validates_with_ignored_differences_and_extra_checks() -> No
         "expires": "2027-03-31",
     }
     assert document["checks"][0]["findings"][0]["rule"] == "leftover_table"
+
+
+def test_the_readme_extra_check_snippet_renders_valid_junit() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    match = re.search(r"```python\n(from drift_job.checks import .*?)```", readme, re.S)
+    assert match is not None
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(match.group(1), {})
+    valid_junit(printed.getvalue())
+    assert 'name="downgrade round trip"' in printed.getvalue()

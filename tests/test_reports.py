@@ -6,12 +6,14 @@ errors too."""
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 from xml.etree import ElementTree
 
 from projects import MODELS, add_migration, patch
 from reports import valid_junit, valid_report, valid_sarif
-from servers import PostgresServer, drift_check
+from servers import REPO_ROOT, PostgresServer, drift_check
 
 AUTHOR_BIO = "    bio: str | None = Field(default=None, sa_column=Column(Text, nullable=True))\n"
 NICKNAME = (
@@ -22,6 +24,14 @@ FORMATS = ("json", "junit", "sarif", "markdown", "text")
 
 def _line_of(path: Path, text: str) -> int:
     return next(n for n, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+def _readme_command() -> list[str]:
+    """The command line of the README's "Reports for CI" section, without ``drift-check``."""
+    section = (REPO_ROOT / "README.md").read_text().split("## Reports for CI", 1)[1]
+    match = re.search(r"```bash\n(drift-check .*?)\n```", section, re.S)
+    assert match is not None
+    return shlex.split(match.group(1))[1:]
 
 
 def _report_args(directory: Path) -> list[str]:
@@ -40,13 +50,14 @@ def test_one_run_writes_every_format_at_the_models_lines(
     )
     summary = tmp_path / "step-summary.md"
     env = pg_server.env(GITHUB_STEP_SUMMARY=str(summary))
-    run = drift_check("check", "--format", "github", *_report_args(tmp_path), env=env, cwd=project)
+    command = [*_readme_command(), "--report", "markdown:report.markdown", "--report", "text:t.txt"]
+    run = drift_check(*command, env=env, cwd=project)
     assert run.code == 1, run.output
     models = project / MODELS
     nickname_line = _line_of(models, "nickname:")
     enum_line = _line_of(models, 'name="order_status"')
 
-    report = valid_report((tmp_path / "report.json").read_text())
+    report = valid_report((project / "drift-check.json").read_text())
     by_kind = {d["kind"]: d for d in report["differences"]}
     assert by_kind["add_column"]["id"] == "add_column:public.authors.nickname"
     assert (by_kind["add_column"]["file"], by_kind["add_column"]["line"]) == (
@@ -56,7 +67,7 @@ def test_one_run_writes_every_format_at_the_models_lines(
     catalog = [d for d in report["differences"] if d["source"] == "catalog"]
     assert [(d["object"], d["line"]) for d in catalog] == [("order_status", enum_line)]
 
-    sarif = valid_sarif((tmp_path / "report.sarif").read_text())
+    sarif = valid_sarif((project / "drift-check.sarif").read_text())
     places = {
         (
             r["ruleId"],
@@ -68,7 +79,7 @@ def test_one_run_writes_every_format_at_the_models_lines(
     assert ("add_column", str(MODELS), nickname_line) in places
     assert (catalog[0]["kind"], str(MODELS), enum_line) in places
 
-    junit = (tmp_path / "report.junit").read_text()
+    junit = (project / "drift-check.xml").read_text()
     valid_junit(junit)
     cases = {c.get("name"): c for c in ElementTree.fromstring(junit).iter("testcase")}
     assert list(cases) == ["settings", "migrations", "autogenerate pass", "catalog pass"]
@@ -76,9 +87,9 @@ def test_one_run_writes_every_format_at_the_models_lines(
 
     annotation = f"::error file={MODELS},line={nickname_line},title=schema drift%3A add_column::"
     assert annotation in run.stdout
-    markdown = (tmp_path / "report.markdown").read_text()
+    markdown = (project / "report.markdown").read_text()
     assert summary.read_text() == markdown and "**Schema drift**: 2 difference(s)" in markdown
-    assert "SCHEMA DRIFT DETECTED: 2 differences" in (tmp_path / "report.text").read_text()
+    assert "SCHEMA DRIFT DETECTED: 2 differences" in (project / "t.txt").read_text()
 
 
 def test_every_report_is_written_when_the_migrations_fail(

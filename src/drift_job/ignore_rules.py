@@ -98,10 +98,10 @@ def _rule(entry: Any, where: str, problems: list[str]) -> IgnoreRule | None:
             problems.append(f"{where}: {key} must be a non-empty string (globs allowed)")
         else:
             patterns.append((key, entry[key]))
-    if not any(pattern.strip("*") for _, pattern in patterns):
+    if not any(pattern.strip("*") for key, pattern in patterns if key != "schema"):
         problems.append(
-            f"{where}: names nothing to match; give at least one of {', '.join(MATCH_KEYS)} "
-            "other than '*' (a rule must not accept every difference)"
+            f"{where}: names nothing to match; give at least one of kind, table, column, "
+            "object other than '*' (a rule must not accept every difference)"
         )
     expires = _expires(entry["expires"], where, problems) if "expires" in entry else None
     if len(problems) > reported:

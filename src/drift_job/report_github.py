@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from drift_job.checks import FAILED
 from drift_job.report import CheckResult
-from drift_job.source_paths import shown_path
+from drift_job.source_paths import placed
 
 
 def _data(text: str) -> str:
@@ -17,16 +17,25 @@ def _property(text: str) -> str:
     return _data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def _command(
-    level: str, message: str, title: str, file: str | None = None, line: int | None = None
-) -> str:
-    where = [f"file={_property(shown_path(file))}"] if file else []
-    where += [f"line={line}"] if file and line else []
-    properties = ",".join([*where, f"title={_property(title)}"])
-    return f"::{level} {properties}::{_data(message)}"
+class _Commands:
+    """Workflow commands at the same places as the SARIF results: the file when it is in the
+    repository, else env.py."""
+
+    def __init__(self, env_py: str | None) -> None:
+        self.env_py = env_py
+
+    def __call__(
+        self, level: str, message: str, title: str, file: str | None = None, line: int | None = None
+    ) -> str:
+        where = placed(file, self.env_py) if file else None
+        properties = [f"file={_property(where)}"] if where else []
+        properties += [f"line={line}"] if where and line and where == placed(file, None) else []
+        properties.append(f"title={_property(title)}")
+        return f"::{level} {','.join(properties)}::{_data(message)}"
 
 
 def render_github(result: CheckResult) -> str:
+    _command = _Commands(result.env_py)
     lines = [
         _command("error", d.detail, f"schema drift: {d.kind}", d.file, d.line)
         for d in result.differences

@@ -15,7 +15,7 @@ from drift_job import __version__
 from drift_job.checks import FAILED, Finding
 from drift_job.comparison import Difference
 from drift_job.report import CheckResult
-from drift_job.source_paths import shown_path
+from drift_job.source_paths import placed
 
 SCHEMA_URI = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -44,17 +44,20 @@ class _Rules:
         return self._index[rule]
 
 
-def _location(file: str | None, line: int | None, fallback: str) -> dict[str, Any]:
+def _location(file: str | None, line: int | None, fallback: str | None) -> dict[str, Any]:
+    where = placed(file, fallback)
+    if where != placed(file, None):  # shown at env.py: a line of its own means nothing there
+        line = None
     return {
         "physicalLocation": {
-            "artifactLocation": {"uri": shown_path(file) if file else fallback},
+            "artifactLocation": {"uri": where or "alembic.ini"},
             "region": {"startLine": max(line or 1, 1)},
         }
     }
 
 
 def _difference(
-    difference: Difference, rules: _Rules, fallback: str, level: str = "error"
+    difference: Difference, rules: _Rules, fallback: str | None, level: str = "error"
 ) -> dict[str, Any]:
     properties = {
         key: value
@@ -77,7 +80,7 @@ def _difference(
 
 
 def _finding(
-    finding: Finding, check: str, level: str, rules: _Rules, fallback: str
+    finding: Finding, check: str, level: str, rules: _Rules, fallback: str | None
 ) -> dict[str, Any]:
     return {
         "ruleId": finding.rule,
@@ -89,7 +92,7 @@ def _finding(
     }
 
 
-def _results(result: CheckResult, rules: _Rules, fallback: str) -> list[dict[str, Any]]:
+def _results(result: CheckResult, rules: _Rules, fallback: str | None) -> list[dict[str, Any]]:
     results = [_difference(d, rules, fallback) for d in result.differences]
     for accepted in result.ignored:
         item = _difference(accepted.difference, rules, fallback)
@@ -125,7 +128,7 @@ def _invocation(result: CheckResult) -> dict[str, Any]:
 
 def render_sarif(result: CheckResult) -> str:
     rules = _Rules()
-    fallback = shown_path(result.env_py) if result.env_py else "alembic.ini"
+    fallback = result.env_py
     results = _results(result, rules, fallback)
     run = {
         "tool": {

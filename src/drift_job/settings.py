@@ -283,6 +283,9 @@ def load_settings(
         "DRIFT_URL_ENV", ENV_NAME_PATTERN, "is not a valid environment variable name"
     )
     maintenance_db = layers.get("DRIFT_MAINTENANCE_DB")
+    # Resolved before the Settings are built, so that their sources are recorded.
+    reports = report_targets(resolve, FORMATS)
+    strict_ignores = resolve.boolean("DRIFT_STRICT_IGNORES")
     settings = Settings(
         host=host,
         port=resolve.port() if configured else 5432,
@@ -324,9 +327,9 @@ def load_settings(
         env_file_values={k: v for k, v in file_values.items() if v is not None},
         secret_files=dict(resolve.secret_files),
         sources=dict(layers.sources),
-        reports=report_targets(resolve, FORMATS),
+        reports=reports,
         ignore_rules=tuple(project_file.rules),
-        strict_ignores=resolve.boolean("DRIFT_STRICT_IGNORES"),
+        strict_ignores=strict_ignores,
         settings_file=project_file.path,
         ignore_file=ignore_file,
     )

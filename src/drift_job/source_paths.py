@@ -17,6 +17,15 @@ def _root_of(directory: Path) -> Path | None:
     return next((d for d in (directory, *directory.parents) if (d / ".git").exists()), None)
 
 
+def placed(file: str | None, fallback: str | None) -> str | None:
+    """Where a CI annotation can point: ``file`` when it is in the repository (a model in an
+    installed package is not), else ``fallback`` (env.py)."""
+    for candidate in (file, fallback):
+        if candidate and not Path(shown_path(candidate)).is_absolute():
+            return shown_path(candidate)
+    return None
+
+
 def shown_path(file: str) -> str:
     """A POSIX path relative to the repository root (or the working directory), else the
     absolute path."""

@@ -109,9 +109,10 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
             note.append(f"{more} more difference(s), {len(information)} information")
     if run.guard.violation is not None:  # env.py swallowed the guard's exception
         raise RuntimeError("the safety guard refused a connection")
-    index = SourceIndex(metadatas_of(configured), project.env_py)
-    for item in (*differences, *information):
-        index.locate(item)
+    if differences or information:  # a clean run reads no model source
+        index = SourceIndex(metadatas_of(configured), project.env_py)
+        for item in (*differences, *information):
+            index.locate(item)
     channel.send(
         protocol.RESULT,
         differences=differences,

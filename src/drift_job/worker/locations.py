@@ -21,10 +21,32 @@ if TYPE_CHECKING:  # only in annotations: the worker also runs on Python 3.8
     Location = tuple[str, int]
 
 
-def _parsed(path: str, cache: dict[str, ast.Module | None]) -> ast.Module | None:
+class _SourceFile:
+    """One model module's classes, ``Table(...)`` calls and string literals (an enum's
+    name), each by name with its first occurrence, found in one walk."""
+
+    def __init__(self, path: str, tree: ast.Module) -> None:
+        self.path = path
+        self.classes: dict[str, ast.AST] = {}
+        self.tables: dict[str, ast.AST] = {}
+        self.strings: dict[str, int] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                line = self.strings.get(node.value, node.lineno)
+                self.strings[node.value] = min(line, node.lineno)
+            elif isinstance(node, ast.ClassDef):
+                self.classes.setdefault(node.name, node)
+            elif isinstance(node, ast.Call) and node.args:
+                first = node.args[0]
+                callee = getattr(node.func, "attr", getattr(node.func, "id", ""))
+                if callee == "Table" and isinstance(first, ast.Constant):
+                    self.tables.setdefault(str(first.value), node)
+
+
+def _parsed(path: str, cache: dict[str, _SourceFile | None]) -> _SourceFile | None:
     if path not in cache:
         try:
-            cache[path] = ast.parse(Path(path).read_bytes(), filename=path)
+            cache[path] = _SourceFile(path, ast.parse(Path(path).read_bytes(), filename=path))
         except (OSError, SyntaxError, ValueError):
             cache[path] = None
     return cache[path]
@@ -77,24 +99,6 @@ class _Definition:
         return line or int(getattr(self.node, "lineno", 1))
 
 
-def _class_node(tree: ast.Module, name: str) -> ast.AST | None:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef) and node.name == name:
-            return node
-    return None
-
-
-def _table_call(tree: ast.Module, table: sa.Table) -> ast.AST | None:
-    """The ``Table("name", metadata, …)`` call that defines ``table``."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and node.args:
-            first = node.args[0]
-            callee = getattr(node.func, "attr", getattr(node.func, "id", ""))
-            if callee == "Table" and isinstance(first, ast.Constant) and first.value == table.name:
-                return node
-    return None
-
-
 def _attributes(cls: type, table: sa.Table) -> dict[str, str]:
     mapper = getattr(cls, "__mapper__", None)
     found: dict[str, str] = {}
@@ -110,20 +114,34 @@ class SourceIndex:
 
     def __init__(self, metadatas: Iterable[sa.MetaData], env_py: Path) -> None:
         self.fallback: Location = (str(env_py.resolve()), _env_py_line(env_py))
-        self.tables = {table.key: table for md in metadatas for table in md.tables.values()}
-        self._trees: dict[str, ast.Module | None] = {}
+        self._files: dict[str, _SourceFile | None] = {}
         self._definitions: dict[str, _Definition] = {}
-        self._find_definitions()
+        try:
+            self.tables = {t.key: t for md in metadatas for t in md.tables.values()}
+            self._find_definitions()
+        except Exception:  # an odd target_metadata: every difference is placed at env.py
+            self._definitions.clear()
 
     def _find_definitions(self) -> None:
         wanted = {id(table): key for key, table in self.tables.items()}
         for module in list(sys.modules.values()):
-            for value in list(getattr(module, "__dict__", {}).values()):
-                key = self._table_key(value, wanted)
-                if key is not None and key not in self._definitions:
-                    definition = self._definition(module, value)
-                    if definition is not None:
-                        self._definitions[key] = definition
+            try:
+                values = list(vars(module).values())
+            except TypeError:  # not a module (a lazy stand-in some packages install)
+                continue
+            for value in values:
+                self._consider(module, value, wanted)
+
+    def _consider(self, module: Any, value: Any, wanted: dict[int, str]) -> None:
+        """Remember where ``value`` is defined if it is one of the tables (or its class)."""
+        try:
+            key = self._table_key(value, wanted)
+            if key is not None and key not in self._definitions:
+                definition = self._definition(module, value)
+                if definition is not None:
+                    self._definitions[key] = definition
+        except Exception:  # a proxy that refuses inspection is no model of ours
+            return
 
     @staticmethod
     def _table_key(value: Any, wanted: dict[int, str]) -> str | None:
@@ -139,14 +157,14 @@ class SourceIndex:
             source = inspect.getsourcefile(value if isinstance(value, type) else module)
         except TypeError:  # a built-in module, or a class defined in one
             return None
-        tree = _parsed(source, self._trees) if source else None
-        if tree is None or source is None:
+        parsed = _parsed(source, self._files) if source else None
+        if parsed is None or source is None:
             return None
         if isinstance(value, type):
-            node = _class_node(tree, value.__name__)
+            node = parsed.classes.get(value.__name__)
             attributes = _attributes(value, vars(value)["__table__"])
         else:
-            node, attributes = _table_call(tree, value), {}
+            node, attributes = parsed.tables.get(value.name), {}
         return _Definition(str(Path(source).resolve()), node, attributes) if node else None
 
     def locate(self, item: MutableMapping[str, Any]) -> None:
@@ -164,8 +182,7 @@ class SourceIndex:
                 return definition.path, definition.line_of(item.get("column"), obj)
             return self.fallback
         if obj is not None:  # an enum or a sequence: the first model source that names it
-            for definition in self._definitions.values():
-                line = _string_at(definition.node, str(obj))
-                if line is not None:
-                    return definition.path, line
+            for source in self._files.values():
+                if source is not None and str(obj) in source.strings:
+                    return str(Path(source.path).resolve()), source.strings[str(obj)]
         return self.fallback
