@@ -13,6 +13,8 @@ import pytest
 from projects import MODELS, add_migration, patch
 from servers import REPO_ROOT, PostgresServer, Run
 
+from drift_job.server import free_tcp_port
+
 README = (REPO_ROOT / "README.md").read_text()
 
 FIXTURE_TEST = """
@@ -21,9 +23,11 @@ def test_models_match_migrations(drift_check):
 """
 
 
-def pytest_run(project: Path, server: PostgresServer, *args: str) -> Run:
+def pytest_run(
+    project: Path, server: PostgresServer, *args: str, env: dict[str, str] | None = None
+) -> Run:
     """An inner pytest in ``project``, with only what a user's environment would give it."""
-    env = server.env()
+    env = server.env(**(env or {}))
     env.pop("PYTEST_ADDOPTS", None)
     completed = subprocess.run(
         [sys.executable, "-m", "pytest", "-rA", "-p", "no:cacheprovider", *args],
@@ -107,6 +111,17 @@ def test_failing_migration_fails_every_item_after_settings(
     assert "no verdict (exit 4)" in migrations and "0007_test_change.py" in migrations
     assert "not compared, an earlier part failed (not run: migrations failed)" in run.stdout
     assert "Traceback" not in run.output
+
+
+def test_one_selected_item_fails_when_the_server_is_unreachable(
+    project: Path, pg_server: PostgresServer
+) -> None:
+    unreachable = {"POSTGRES_PORT": str(free_tcp_port()), "DRIFT_CONNECT_TIMEOUT": "1"}
+    run = pytest_run(project, pg_server, "--drift-check", "-k", "autogenerate", env=unreachable)
+    assert run.code == 1, run.output
+    assert outcomes(run) == {"drift-check::autogenerate": "FAILED"}
+    assert "not compared, an earlier part failed (not run: settings failed)" in run.stdout
+    assert "no verdict (exit 3): database unreachable" in run.stdout
 
 
 @pytest.mark.parametrize(
