@@ -4,6 +4,7 @@ a real server, its items and the ``drift_check`` fixture; and that a session wit
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -97,6 +98,7 @@ def test_each_pass_fails_with_its_own_differences(project: Path, pg_server: Post
     assert "1 difference found by the catalog pass" in listed[1]
     assert "enum order_status" in listed[1] and "tags.name" not in listed[1]
     assert "ADD VALUE 'returned'" in autogenerate  # the whole suggested migration, in both
+    assert re.search(r"tags\.name type: .*\(examples/bookshop/models\.py:\d+\)", listed[0])
     assert "Traceback" not in run.output
 
 
