@@ -52,8 +52,9 @@ class SessionCheck:
     def verdict(self, name: str) -> tuple[str, str]:
         """``(outcome, text)`` of one item, from the same checks as the JUnit report's test
         cases. Unlike there, a check that an earlier failure kept from running fails rather
-        than skips, and so does every item of a run that ended in an error: selecting one
-        item (``-k autogenerate``) never passes a check that has no verdict."""
+        than skips, and every item fails when the run ended in an error outside these parts
+        (cleanup, ignore rules): selecting one item (``-k autogenerate``) never passes a
+        check that has no verdict."""
         result = self.result
         if self.settings_failed:
             if name == "settings":
