@@ -32,6 +32,15 @@ REUSABLE = REPO_ROOT / ".github" / "workflows" / "drift-check.yml"
 OURS = REPO_ROOT / ".github" / "workflows" / "schema-drift.yml"
 README_SECTION = (REPO_ROOT / "README.md").read_text().split("### GitHub Actions", 1)[1]
 README_SECTION = README_SECTION.split("\n### ", 1)[0]
+BACKEND_PYPROJECT = """
+[project]
+name = "backend"
+version = "1"
+dependencies = ["sqlalchemy", "alembic", "psycopg2-binary"]
+
+[tool.setuptools]
+py-modules = ["mini_models"]
+"""
 
 
 def _readme_workflows() -> list[dict[str, Any]]:
@@ -184,7 +193,7 @@ def test_readme_example_fails_on_drift_after_writing_every_report(
     inputs = {k: str(v) for k, v in step["with"].items()}
     workspace = tmp_path / "repo"
     backend = mini_project(workspace / "backend", "env-var")
-    (backend / "requirements.txt").write_text("sqlalchemy\nalembic\npsycopg2-binary\n")
+    (backend / "pyproject.toml").write_text(BACKEND_PYPROJECT)
     models = backend / "mini_models.py"
     models.write_text(models.read_text().replace("sa.String(200)", "sa.String(250)"))
     run = _action(
