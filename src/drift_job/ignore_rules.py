@@ -120,6 +120,15 @@ def parse_rules(entries: Any, origin: str, problems: list[str]) -> list[IgnoreRu
     return [rule for rule in rules if rule is not None]
 
 
+def expired_rules(rules: Iterable[IgnoreRule], today: datetime.date) -> list[str]:
+    """Under ``--strict-ignores``, each expired rule is a configuration problem."""
+    return [
+        f"{rule.origin}: expired on {rule.expires} (--strict-ignores)"
+        for rule in rules
+        if rule.expired(today)
+    ]
+
+
 @dataclass
 class Applied:
     """The differences that remain drift, the accepted ones, and what to tell about rules."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from drift_job.envfile import read_env_file
 from drift_job.errors import ConfigError
-from drift_job.ignore_rules import IgnoreRule
+from drift_job.ignore_rules import IgnoreRule, expired_rules
 from drift_job.settings_file import read_settings_file
 from drift_job.settings_reports import report_targets
 from drift_job.settings_rules import alembic_files, interpreter, server_kind
@@ -334,12 +334,7 @@ def load_settings(
         ignore_file=ignore_file,
     )
     if settings.strict_ignores:  # known before anything is created
-        today = datetime.date.today()
-        problems += [
-            f"{rule.origin}: expired on {rule.expires} (--strict-ignores)"
-            for rule in settings.ignore_rules
-            if rule.expired(today)
-        ]
+        problems += expired_rules(settings.ignore_rules, datetime.date.today())
     if problems:
         raise ConfigError("; ".join(problems))
     return settings
