@@ -13,7 +13,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from drift_job.lint import judge
-from drift_job.lint_report import apply_lint
+from drift_job.lint_report import apply_lint, record_lint
 from drift_job.lint_rules import RULES, LintFinding
 from drift_job.lint_sql import type_change
 from drift_job.report import CheckResult, render_json
@@ -249,7 +249,8 @@ def test_what_a_revision_raised_offline_is_redacted(tmp_path: Path) -> None:
     [script] = directory.walk_revisions()
     recorded = {"revisions": [{**record(script, Config(), directory), "new": True}]}
     result = CheckResult(status="clean", exit_code=0, message="no drift")
-    apply_lint(result, recorded, "error", (password,))
+    record_lint(result, recorded, "error", (password,))
+    apply_lint(result)
     assert result.lint is not None and result.exit_code == 1
     [finding] = result.lint.findings
     assert finding.rule == "revision-not-rendered"

@@ -253,8 +253,9 @@ def test_a_named_alembic_config_must_exist_even_with_tool_alembic(tmp_path: Path
 def test_a_broken_pyproject_is_named(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.alembic\n")
     message = _problem(tmp_path, {})
-    assert message.startswith(f"ALEMBIC_CONFIG: {tmp_path}/alembic.ini not found, and ")
-    assert "pyproject.toml is not valid TOML" in message
+    # The settings file (pyproject.toml's [tool.drift-check]) is read first: named with its path.
+    assert message.startswith(f"{tmp_path}/pyproject.toml: not valid TOML")
+    assert f"ALEMBIC_CONFIG: {tmp_path}/alembic.ini not found, and " in message
     (tmp_path / "alembic.ini").write_text("[alembic]\n")  # not needed then: not an error
     assert load_settings({}, {}, cwd=tmp_path).toml_file is None
 
