@@ -42,6 +42,9 @@ FLAG_KEYS = {
     "format": "DRIFT_FORMAT",
     "output": "DRIFT_OUTPUT",
     "summary_file": "DRIFT_SUMMARY_FILE",
+    "cache": "DRIFT_CACHE",
+    "cache_keep": "DRIFT_CACHE_KEEP",
+    "cache_dir": "DRIFT_CACHE_DIR",
 }
 
 
@@ -151,6 +154,33 @@ def _check_options(parser: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="sweep our leftovers older than this first (DRIFT_ORPHAN_TTL, 6h)",
     )
+    _cache_options(parser)
+
+
+def _cache_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("migration cache (see README: The migration cache)")
+    group.add_argument(
+        "--cache",
+        action="store_const",
+        const="1",
+        help="reuse the migrated database of an earlier run, kept on the server (DRIFT_CACHE)",
+    )
+    group.add_argument(
+        "--cache-keep", metavar="N", help="templates kept per project (DRIFT_CACHE_KEEP, 3)"
+    )
+    group.add_argument(
+        "--cache-key-path",
+        metavar="PATH",
+        action="append",
+        help="a file or directory the migrations import; its bytes join the cache key "
+        "(repeatable; DRIFT_CACHE_KEY_PATHS)",
+    )
+    group.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="keep dumps of migrated databases here, for servers that are new every run "
+        "(DRIFT_CACHE_DIR)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -189,6 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(default DRIFT_ORPHAN_TTL, 6h)",
     )
     sweep.add_argument("--dry-run", action="store_true", help="list what would be dropped")
+    sweep.add_argument(
+        "--cache",
+        dest="sweep_cache",
+        action="store_true",
+        help="also drop the migration cache's templates (and nothing else of ours)",
+    )
 
     config = commands.add_parser(
         "config",
@@ -211,4 +247,6 @@ def flags_of(args: argparse.Namespace) -> dict[str, str | None]:
         flags["DRIFT_SET_ENV"] = "\n".join(args.set_env)
     if getattr(args, "x", None):
         flags["DRIFT_ALEMBIC_X"] = "\n".join(args.x)
+    if getattr(args, "cache_key_path", None):
+        flags["DRIFT_CACHE_KEY_PATHS"] = "\n".join(args.cache_key_path)
     return flags

@@ -46,6 +46,8 @@ class CheckResult:
     created_databases: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     tool_version: str = __version__
+    #: How the migration cache served the run (None without one): see cache_run.summary.
+    cache: dict[str, Any] | None = None
     #: The last lines the project's code printed (redacted free text); never serialised.
     project_output: list[str] = field(default_factory=list, repr=False, compare=False)
     #: The exception behind an error result, for ``--debug``; never serialised.
@@ -65,6 +67,7 @@ class CheckResult:
             "created_databases": self.created_databases,
             "timings": {stage: round(seconds, 3) for stage, seconds in self.timings.items()},
             "tool_version": self.tool_version,
+            "cache": self.cache,
         }
 
 
@@ -104,6 +107,7 @@ def render_text(result: CheckResult, *, color: bool = False) -> str:
     else:
         lines.append(_paint(f"error (exit {result.exit_code}): {result.message}", "1;31", color))
     lines += _information_lines(result)
+    lines += cache_lines(result.cache) if result.status != "error" else []
     if result.created_databases:
         created = ", ".join(result.created_databases)
         lines.append(
@@ -111,6 +115,21 @@ def render_text(result: CheckResult, *, color: bool = False) -> str:
             "drift-check leaves them alone"
         )
     return "\n".join(lines) + "\n"
+
+
+def cache_lines(cache: dict[str, Any] | None) -> list[str]:
+    """Whether the migrations were replayed or taken from the cache, in one line."""
+    if cache is None:
+        return []
+    applied = len(cache["applied"])
+    if cache["hit"]:
+        line = f"cache: started from revision {cache['revision']} ({cache['from']})"
+        line += f", applied {applied} revision(s)"
+    else:
+        line = f"cache: nothing cached for this chain, applied {applied} revision(s)"
+    if cache["stored"]:
+        line += f"; stored {', '.join(cache['stored'])}"
+    return [line]
 
 
 def fix_steps(result: CheckResult) -> tuple[str, ...]:

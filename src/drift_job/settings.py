@@ -15,6 +15,7 @@ from pathlib import Path
 
 from drift_job.envfile import read_env_file
 from drift_job.errors import ConfigError
+from drift_job.settings_cache import cache_options, describe_cache
 from drift_job.settings_rules import alembic_files, interpreter, server_kind
 from drift_job.settings_sources import Layers, Resolver
 from drift_job.settings_values import (
@@ -64,6 +65,10 @@ KNOWN_KEYS = (
     "DRIFT_VERBOSE",
     "DRIFT_COMPARE",
     "DRIFT_STRICT",
+    "DRIFT_CACHE",
+    "DRIFT_CACHE_KEEP",
+    "DRIFT_CACHE_KEY_PATHS",
+    "DRIFT_CACHE_DIR",
 )
 #: Which passes compare the migrated database with the models.
 COMPARE_MODES = ("both", "autogenerate")
@@ -116,6 +121,12 @@ class Settings:
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     #: The env file's values: the project's code sees them too (below the real environment).
     env_file_values: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    #: The migration cache (drift_job.cache): templates on the server, at most ``cache_keep``
+    #: per project; ``cache_dir`` holds dumps for servers that are new every run.
+    cache: bool = False
+    cache_keep: int = 3
+    cache_key_paths: tuple[Path, ...] = ()
+    cache_dir: Path | None = None
 
     @property
     def embedded(self) -> bool:
@@ -176,6 +187,7 @@ class Settings:
             "DRIFT_VERBOSE": "yes" if self.verbose else "no",
             "DRIFT_COMPARE": self.compare,
             "DRIFT_STRICT": "yes" if self.strict else "no",
+            **describe_cache(self),
         }
         return {key: f"{value}  [{self._source(key)}]" for key, value in shown.items()}
 
@@ -288,6 +300,7 @@ def load_settings(
         env_file_values={k: v for k, v in file_values.items() if v is not None},
         secret_files=dict(resolve.secret_files),
         sources=dict(layers.sources),
+        **cache_options(resolve, project_dir),
     )
     if problems:
         raise ConfigError("; ".join(problems))

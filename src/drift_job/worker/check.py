@@ -13,6 +13,7 @@ from sqlalchemy.engine import URL
 
 from . import protocol
 from .autogenerate import run_autogenerate, summarise
+from .cache_chain import chain_description
 from .catalog_pass import metadatas_of, run_catalog_pass
 from .classify import classify
 from .environment import (
@@ -79,14 +80,20 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
         files=project.files,
         environment=sorted(environment),
         version_dirs=[str(d) for d in project.version_dirs],
+        cache=chain_description(project, [driver, sync_driver(driver)])
+        if job.get("cache")
+        else None,
     )
-    commands.expect(protocol.GO)
+    go = commands.expect(protocol.GO)
     commands.watch()
     configured: dict[str, Any] = {}
     watch_configure(lambda revision: channel.send(protocol.APPLIED, revision=revision), configured)
     with stages.stage("migrate") as note:
-        upgrade(project, url, sync_url)
+        upgrade(project, url, sync_url, start=go.get("start"))
         note.append(f"upgraded to {project.head or 'base (no migrations)'} ({driver})")
+    if go.get("snapshot"):  # the supervisor copies the migrated database into the cache
+        channel.send(protocol.MIGRATED)
+        commands.expect(protocol.RESUME)
     with stages.stage("compare") as note:
         with shared_connection(project, url, sync_url, autogenerate=True) as autogen_config:
             upgrade_ops, context = run_autogenerate(project, autogen_config)

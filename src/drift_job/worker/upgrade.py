@@ -19,6 +19,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
+from .cache_chain import verify_start
 from .project import Project
 
 
@@ -66,6 +67,8 @@ def watch_configure(applied: Callable[[str], None], options: dict[str, Any]) -> 
     EnvironmentContext.configure = configure  # type: ignore[method-assign]
 
 
-def upgrade(project: Project, url: URL, sync_url: URL) -> None:
+def upgrade(project: Project, url: URL, sync_url: URL, *, start: str | None = None) -> None:
+    """From an empty database, or from the cached one holding revision ``start``."""
     with shared_connection(project, url, sync_url, autogenerate=False) as config:
+        verify_start(config.attributes["connection"], start)
         command.upgrade(config, "head")
