@@ -213,3 +213,25 @@ def find(conn: PgConnection, prefix: str, chain: Chain) -> tuple[Position, Templ
 
 def describe(template: Template) -> dict[str, Any]:
     return {"name": template.name, "revision": template.revision}
+
+
+def sweep_templates(
+    conn: PgConnection, prefix: str, *, dry_run: bool, log: Callable[[str], None]
+) -> tuple[list[str], list[str]]:
+    """``sweep --cache``: drop every sealed template of ours that no run is using (and
+    nothing else). Returns (dropped or, with ``dry_run``, droppable; in use or foreign)."""
+    dropped, left = [], []
+    for template in templates(conn, prefix):
+        if not template.may_drop:
+            log(f"left alone: cache template {template.name} belongs to another role")
+            left.append(template.name)
+        elif dry_run:
+            log(f"would drop cache template {template.name} (revision {template.revision})")
+            dropped.append(template.name)
+        elif drop_unused(conn, template):
+            log(f"dropped cache template {template.name} (revision {template.revision})")
+            dropped.append(template.name)
+        else:
+            log(f"skipped cache template {template.name}: a run is using it")
+            left.append(template.name)
+    return dropped, left

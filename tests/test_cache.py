@@ -1,0 +1,194 @@
+"""The migration cache on a real server: a cached run says what a cold run says, a changed
+byte anywhere in the chain never reuses a stale template, only the new revisions are applied,
+two runs building the same template both succeed, the KEEP bound holds, templates can never
+be connected to, and ``sweep --cache`` drops templates and nothing else."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import pytest
+from projects import MODELS, VERSIONS, add_migration, patch, report
+from servers import PostgresServer, Run, drift_check
+
+PREFIX = "cachetest"
+
+
+def templates(server: PostgresServer) -> list[str]:
+    return server.databases(f"{PREFIX}_cache_")
+
+
+@pytest.fixture
+def server(pg_server: PostgresServer) -> Iterator[PostgresServer]:
+    """The newest test server; every template of this module is dropped afterwards."""
+    yield pg_server
+    for name in templates(pg_server):
+        pg_server.query(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def check(server: PostgresServer, project: Path, *args: str, **env: str) -> dict[str, Any]:
+    run = drift_check(
+        "check",
+        "--format",
+        "json",
+        *args,
+        env=server.env(DRIFT_DB_PREFIX=PREFIX, **env),
+        cwd=project,
+    )
+    assert run.code in (0, 1), run.output
+    return report(run.stdout)
+
+
+def comparable(data: dict[str, Any], also: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The report minus what differs between any two runs (timings, temporary names)."""
+    differing = ("timings", "temporary_database", "cache", *also)
+    return {k: v for k, v in data.items() if k not in differing}
+
+
+@pytest.mark.parametrize("drifted", [False, True], ids=["clean", "drifted"])
+def test_cached_run_reports_exactly_what_a_cold_run_reports(
+    server: PostgresServer, project: Path, drifted: bool
+) -> None:
+    if drifted:
+        patch(
+            project,
+            MODELS,
+            "website: str | None = Field(default=None, sa_column=Column(String(255)",
+            "website: str | None = Field(default=None, sa_column=Column(String(300)",
+        )
+    cold = check(server, project)
+    assert cold["cache"] is None
+    storing = check(server, project, "--cache")
+    assert storing["cache"]["hit"] is False and storing["cache"]["stored"] == templates(server)
+    cached = check(server, project, "--cache")
+    assert cached["cache"]["hit"] is True
+    assert cached["cache"]["revision"] == "0006" and cached["cache"]["applied"] == []
+    assert comparable(cold) == comparable(storing) == comparable(cached)
+    assert cold["status"] == ("drift" if drifted else "clean")
+    with pytest.raises(psycopg2.OperationalError, match="not currently accepting connections"):
+        server.connect(templates(server)[0])  # no one, the project's code included
+
+
+def test_an_edited_old_migration_never_reuses_the_stale_template(
+    server: PostgresServer, project: Path
+) -> None:
+    check(server, project, "--cache")
+    stale = templates(server)
+    old = project / VERSIONS / "0002_customers.py"
+    old.write_text(old.read_text().replace("sa.String(length=120)", "sa.String(length=121)"))
+    edited = check(server, project, "--cache")
+    assert edited["cache"]["hit"] is False, "a changed byte in 0002 must miss the cache"
+    assert len(edited["cache"]["applied"]) == 6
+    assert edited["status"] == "drift"
+    assert comparable(edited) == comparable(check(server, project))
+    assert set(stale) < set(templates(server))
+
+
+def test_a_changed_env_py_or_key_path_misses_the_cache(
+    server: PostgresServer, project: Path
+) -> None:
+    helper = project / "helpers.py"
+    helper.write_text("LENGTH = 80\n")
+    check(server, project, "--cache", "--cache-key-path", "helpers.py")
+    assert check(server, project, "--cache", "--cache-key-path", "helpers.py")["cache"]["hit"]
+    helper.write_text("LENGTH = 81\n")
+    assert not check(server, project, "--cache", "--cache-key-path", "helpers.py")["cache"]["hit"]
+    env_py = project / "examples/bookshop/migrations/env.py"
+    env_py.write_text(env_py.read_text() + "\n# one more byte\n")
+    assert not check(server, project, "--cache", "--cache-key-path", "helpers.py")["cache"]["hit"]
+
+
+def test_one_new_revision_on_top_applies_only_it_and_keep_bounds_the_templates(
+    server: PostgresServer, project: Path
+) -> None:
+    check(server, project, "--cache", DRIFT_CACHE_KEEP="1")
+    first = templates(server)
+    add_migration(project, "0007", "0006", "op.create_index('ix_tags_name_0007', 'tags', ['name'])")
+    on_top = check(server, project, "--cache", DRIFT_CACHE_KEEP="1")
+    assert on_top["cache"]["hit"] is True
+    assert on_top["cache"]["revision"] == "0006" and on_top["cache"]["applied"] == ["0007"]
+    assert comparable(on_top) == comparable(check(server, project))
+    assert len(templates(server)) == 1 and templates(server) != first  # KEEP=1: the old one went
+
+
+def test_two_runs_building_the_same_template_both_succeed(
+    server: PostgresServer, project: Path
+) -> None:
+    runs: list[Run] = []
+    env = server.env(DRIFT_DB_PREFIX=PREFIX, DRIFT_CACHE="1")
+
+    def one() -> None:
+        runs.append(drift_check("check", "--format", "json", env=env, cwd=project))
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [run.code for run in runs] == [0, 0], [run.output for run in runs]
+    stored = [report(run.stdout)["cache"]["stored"] for run in runs]
+    assert sorted(map(len, stored)) == [0, 1], stored  # one built it, the other did not
+    assert len(templates(server)) == 1
+    intact = check(server, project, "--cache")
+    assert intact["cache"]["hit"] is True and intact["status"] == "clean"
+
+
+def test_sweep_cache_drops_templates_and_nothing_else(
+    server: PostgresServer, project: Path
+) -> None:
+    check(server, project, "--cache")
+    template = templates(server)[0]
+    look_alike = f"{PREFIX}_cache_{'0' * 24}"  # our name, not our marker
+    marker = json.dumps(
+        {
+            "tool": "drift-check",
+            "cache": 1,
+            "key": "0" * 64,
+            "project": "p",
+            "revision": "x",
+            "used": "2026-01-01T00:00:00Z",
+        }
+    )
+    server.query(f'CREATE DATABASE "{look_alike}"')
+    server.query(f"COMMENT ON DATABASE \"{look_alike}\" IS '{marker}'")  # marker, not sealed
+    try:
+        env = server.env(DRIFT_DB_PREFIX=PREFIX)
+        plain = drift_check("sweep", "--older-than", "0", env=env, cwd=project)
+        assert plain.code == 0 and template in templates(server), plain.output
+        swept = drift_check("sweep", "--cache", env=env, cwd=project)
+        assert swept.code == 0, swept.output
+        assert "1 cache template(s) dropped" in swept.stdout
+        assert templates(server) == [look_alike]
+    finally:
+        server.query(f'DROP DATABASE IF EXISTS "{look_alike}"')
+
+
+def test_cache_dir_restores_the_migrated_database_on_a_new_server(
+    pg_server: PostgresServer, project: Path, tmp_path: Path
+) -> None:
+    """The embedded server is new every run: only the dump in DRIFT_CACHE_DIR survives."""
+    env = {k: v for k, v in pg_server.env().items() if not k.startswith("POSTGRES_")}
+    env.update(DRIFT_CACHE_DIR=str(tmp_path / "cache"))
+    patch(
+        project,
+        MODELS,
+        "website: str | None = Field(default=None, sa_column=Column(String(255)",
+        "website: str | None = Field(default=None, sa_column=Column(String(300)",
+    )
+    first = drift_check("check", "--format", "json", env=env, cwd=project)
+    second = drift_check("check", "--format", "json", env=env, cwd=project)
+    assert first.code == second.code == 1, first.output + second.output
+    stored, restored = report(first.stdout)["cache"], report(second.stdout)["cache"]
+    assert stored["hit"] is False and len(stored["stored"]) == 1
+    assert restored["hit"] is True and restored["from"] == stored["stored"][0]
+    assert restored["applied"] == []
+    new_server = ("server",)  # a throwaway server of its own each time
+    assert comparable(report(first.stdout), new_server) == comparable(
+        report(second.stdout), new_server
+    )
+    assert len(list((tmp_path / "cache").iterdir())) == 1
