@@ -99,7 +99,7 @@ class MigrationCache:
         if self.template is not None:
             template, self.template = self.template, None
             try:
-                strategy = cache_server.clone_strategy(_admin(temporary), template.name)
+                strategy = cache_server.clone_strategy(_admin(temporary))
                 before = temporary.create([name], blame, template=template.name, strategy=strategy)
                 cache_server.unlock(_admin(temporary), template.name, shared=True)
                 cache_server.touch(_admin(temporary), template)
@@ -167,7 +167,7 @@ class MigrationCache:
                 return f"not stored: {target} exists"
             temporary.names.append(target)  # announced: dropped unless sealed
             try:
-                strategy = cache_server.clone_strategy(conn, name)
+                strategy = cache_server.clone_strategy(conn)
                 cache_server.copy_database(conn, target, name, strategy)
                 marker = cache_server.template_marker(head.key, chain.project, head.revision)
                 cache_server.seal(conn, target, marker)

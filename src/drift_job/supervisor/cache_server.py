@@ -30,8 +30,6 @@ from drift_job.database import TOOL_NAME
 
 #: classid of our advisory locks ("drif"); the objid is a hash of the template's name.
 LOCK_CLASS = 0x64726966
-#: Below this size WAL_LOG clones faster, above it FILE_COPY (see :func:`clone_strategy`).
-FILE_COPY_FROM_BYTES = 256 << 20
 TEMPLATES_SQL = """
 SELECT d.datname, shobj_description(d.oid, 'pg_database'), d.datallowconn,
        pg_has_role(current_user, d.datdba, 'USAGE')
@@ -122,16 +120,13 @@ def unlock(conn: PgConnection, name: str, *, shared: bool) -> None:
         cur.execute(f"SELECT {function}(%s, %s)", _lock_args(name))
 
 
-def clone_strategy(conn: PgConnection, template: str) -> str | None:
-    """PostgreSQL 15+: WAL_LOG for small templates (no checkpoint), FILE_COPY for large ones
-    (copying files beats writing every page to the WAL); older servers have only one."""
-    if conn.server_version < 150000:
-        return None
-    with conn.cursor() as cur:
-        cur.execute("SELECT pg_database_size(%s)", (template,))
-        row = cur.fetchone()
-    size = int(row[0]) if row else 0
-    return "FILE_COPY" if size >= FILE_COPY_FROM_BYTES else "WAL_LOG"
+def clone_strategy(conn: PgConnection) -> str | None:
+    """WAL_LOG on PostgreSQL 15+ (older servers have one way only). FILE_COPY needs two
+    checkpoints, which on a durable server flush everything any session wrote: measured on
+    PostgreSQL 15 with fsync on, WAL_LOG was faster at every size (26 tables 0.06 s against
+    0.15 s, 200 tables 0.20 s against 0.44 s, 1,000 tables 2.6 s against 14.9 s under load);
+    only on a server without fsync did FILE_COPY win, for 2,000 tables."""
+    return "WAL_LOG" if conn.server_version >= 150000 else None
 
 
 def copy_database(conn: PgConnection, name: str, source: str, strategy: str | None) -> None:
