@@ -192,3 +192,16 @@ def test_cache_dir_restores_the_migrated_database_on_a_new_server(
         report(second.stdout), new_server
     )
     assert len(list((tmp_path / "cache").iterdir())) == 1
+
+
+def test_a_database_level_setting_is_never_cached(server: PostgresServer, project: Path) -> None:
+    """A copy loses ALTER DATABASE … SET: such a chain is replayed every time."""
+    add_migration(
+        project,
+        "0007",
+        "0006",
+        """op.execute("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET work_mem = ''8MB''', "
+                   "current_database()); END $$")""",
+    )
+    run = check(server, project, "--cache")
+    assert run["cache"]["stored"] == [] and templates(server) == []

@@ -140,6 +140,9 @@ class MigrationCache:
 
     def store(self, name: str) -> str:
         """Keep the freshly migrated database (the worker has closed its connection)."""
+        lost = cache_server.database_level_changes(_admin(self.temporary), name)
+        if lost is not None:  # a copy would not be what the migrations built
+            return f"not stored: {lost}, which a copy would not keep"
         notes = []
         if self._template_wanted():
             notes.append(self._store_template(name))

@@ -129,6 +129,23 @@ def clone_strategy(conn: PgConnection) -> str | None:
     return "WAL_LOG" if conn.server_version >= 150000 else None
 
 
+def database_level_changes(conn: PgConnection, name: str) -> str | None:
+    """What a copy (or a dump) would lose: settings and grants on the database itself,
+    which ``CREATE DATABASE … TEMPLATE`` and pg_dump without --create leave behind."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT d.datacl IS NOT NULL, EXISTS (SELECT 1 FROM pg_db_role_setting s "
+            "WHERE s.setdatabase = d.oid) FROM pg_database d WHERE d.datname = %s",
+            (name,),
+        )
+        row = cur.fetchone()
+    if row and row[1]:
+        return "the migrations set options on the database (ALTER DATABASE … SET)"
+    if row and row[0]:
+        return "the migrations granted privileges on the database"
+    return None
+
+
 def copy_database(conn: PgConnection, name: str, source: str, strategy: str | None) -> None:
     """``CREATE DATABASE name TEMPLATE source`` (with the strategy, where there is one)."""
     statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
