@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg2
 import pytest
-from projects import MODELS, VERSIONS, add_migration, patch, report
+from projects import MODELS, VERSIONS, add_migration, mini_project, patch, report
 from servers import PostgresServer, Run, drift_check
 
 PREFIX = "cachetest"
@@ -205,3 +205,27 @@ def test_a_database_level_setting_is_never_cached(server: PostgresServer, projec
     )
     run = check(server, project, "--cache")
     assert run["cache"]["stored"] == [] and templates(server) == []
+
+
+def test_the_start_is_checked_in_env_pys_own_version_table(
+    server: PostgresServer, tmp_path: Path
+) -> None:
+    """A cached database must hold the revision it was chosen for, read where env.py keeps it;
+    a template altered behind our back fails the run instead of passing it."""
+    project = mini_project(tmp_path, "shared-connection")
+    patch(
+        project,
+        "migrations/env.py",
+        "target_metadata=mini_models.metadata",
+        "target_metadata=mini_models.metadata, version_table='my_versions'",
+    )
+    check(server, project, "--cache")
+    assert check(server, project, "--cache")["cache"]["hit"] is True
+    (template,) = templates(server)
+    server.query(f'ALTER DATABASE "{template}" WITH ALLOW_CONNECTIONS true')
+    server.query("UPDATE my_versions SET version_num = 'elsewhere'", database=template)
+    server.query(f'ALTER DATABASE "{template}" WITH ALLOW_CONNECTIONS false')
+    env = server.env(DRIFT_DB_PREFIX=PREFIX, DRIFT_CACHE="1")
+    tampered = drift_check("check", env=env, cwd=project)
+    assert tampered.code == 3, tampered.output
+    assert "the cached database holds revision(s) elsewhere instead of 0001" in tampered.stderr

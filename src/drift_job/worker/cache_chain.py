@@ -101,17 +101,35 @@ def chain_description(project: Project, drivers: list[str]) -> dict[str, Any]:
     }
 
 
-def verify_start(connection: Any, expected: str | None) -> None:
-    """A database cloned from the cache must hold exactly the revision it was chosen for."""
-    if expected is None:
-        return
-    heads = tuple(MigrationContext.configure(connection).get_current_heads())
-    transaction = connection.get_transaction()
-    if transaction is not None:  # the upgrade must start outside a transaction
-        transaction.rollback()
-    if heads != (expected,):
-        raise Failure(
-            "infrastructure",
-            f"migration cache: the cached database holds revision(s) {', '.join(heads) or 'none'}"
-            f" instead of {expected}; run `drift-check sweep --cache` to drop the cache",
+class StartCheck:
+    """A database from the cache must hold exactly the revision it was chosen for. Checked
+    when env.py first calls ``configure()``, on its connection and with its version table."""
+
+    def __init__(self) -> None:
+        self.expected: str | None = None
+
+    def __call__(self, options: dict[str, Any]) -> None:
+        expected, self.expected = self.expected, None
+        connection = options.get("connection")
+        if expected is None or connection is None:
+            return
+        began = not connection.in_transaction()
+        heads = tuple(
+            MigrationContext.configure(
+                connection,
+                opts={
+                    "version_table": options.get("version_table", "alembic_version"),
+                    "version_table_schema": options.get("version_table_schema"),
+                },
+            ).get_current_heads()
         )
+        transaction = connection.get_transaction()
+        if began and transaction is not None:  # leave env.py's connection as it was
+            transaction.rollback()
+        if heads != (expected,):
+            raise Failure(
+                "infrastructure",
+                f"migration cache: the cached database holds revision(s) "
+                f"{', '.join(heads) or 'none'} instead of {expected}; "
+                "run `drift-check sweep --cache` to drop the cache",
+            )

@@ -13,7 +13,7 @@ from sqlalchemy.engine import URL
 
 from . import protocol
 from .autogenerate import run_autogenerate, summarise
-from .cache_chain import chain_description
+from .cache_chain import StartCheck, chain_description
 from .catalog_pass import metadatas_of, run_catalog_pass
 from .classify import classify
 from .environment import (
@@ -87,9 +87,13 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
     go = commands.expect(protocol.GO)
     commands.watch()
     configured: dict[str, Any] = {}
-    watch_configure(lambda revision: channel.send(protocol.APPLIED, revision=revision), configured)
+    start_check = StartCheck()
+    start_check.expected = go.get("start")
+    watch_configure(
+        lambda revision: channel.send(protocol.APPLIED, revision=revision), configured, start_check
+    )
     with stages.stage("migrate") as note:
-        upgrade(project, url, sync_url, start=go.get("start"))
+        upgrade(project, url, sync_url)
         note.append(f"upgraded to {project.head or 'base (no migrations)'} ({driver})")
     if go.get("snapshot"):  # the supervisor copies the migrated database into the cache
         channel.send(protocol.MIGRATED)

@@ -19,7 +19,6 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
-from .cache_chain import verify_start
 from .project import Project
 
 
@@ -46,14 +45,20 @@ def shared_connection(
         engine.dispose()
 
 
-def watch_configure(applied: Callable[[str], None], options: dict[str, Any]) -> None:
+def watch_configure(
+    applied: Callable[[str], None],
+    options: dict[str, Any],
+    configuring: Callable[[dict[str, Any]], None] = lambda options: None,
+) -> None:
     """Add our callback to whatever ``on_version_apply`` env.py passes to ``configure()``,
-    and keep what env.py configured (its metadata and filters serve the catalog pass)."""
+    and keep what env.py configured (its metadata and filters serve the catalog pass);
+    ``configuring`` sees the options first."""
     original = EnvironmentContext.configure
 
     def configure(self: EnvironmentContext, *args: Any, **kwargs: Any) -> None:
         options.clear()
         options.update(kwargs)
+        configuring(kwargs)
 
         def on_apply(*, ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
             revision = getattr(step, "up_revision_id", None)
@@ -67,8 +72,6 @@ def watch_configure(applied: Callable[[str], None], options: dict[str, Any]) -> 
     EnvironmentContext.configure = configure  # type: ignore[method-assign]
 
 
-def upgrade(project: Project, url: URL, sync_url: URL, *, start: str | None = None) -> None:
-    """From an empty database, or from the cached one holding revision ``start``."""
+def upgrade(project: Project, url: URL, sync_url: URL) -> None:
     with shared_connection(project, url, sync_url, autogenerate=False) as config:
-        verify_start(config.attributes["connection"], start)
         command.upgrade(config, "head")
