@@ -10,12 +10,14 @@ A cache that cannot be used or stored is said so and the run goes on without it.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psycopg2
 
+from drift_job import database
 from drift_job.cache_key import Chain, Position, build_chain, template_name
 from drift_job.database import ServerAddress
 from drift_job.errors import ConfigError, DriftCheckError
@@ -174,7 +176,10 @@ class MigrationCache:
                 cache_server.copy_database(conn, target, name, strategy)
                 marker = cache_server.template_marker(head.key, chain.project, head.revision)
                 cache_server.seal(conn, target, marker)
-            except psycopg2.Error as exc:
+            except psycopg2.Error as exc:  # gone again while the lock is ours
+                with contextlib.suppress(psycopg2.Error):
+                    database.drop_database(conn, target)
+                    temporary.names.remove(target)
                 return f"not stored ({_first_line(exc)})"
             temporary.keep(target)
             self.stored.append(target)
