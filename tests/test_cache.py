@@ -231,3 +231,18 @@ def test_the_start_is_checked_in_env_pys_own_version_table(
     tampered = drift_check("check", *FAST, env=env, cwd=project)
     assert tampered.code == 3, tampered.output
     assert "the cached database holds revision(s) elsewhere instead of 0001" in tampered.stderr
+
+
+def test_a_dump_that_does_not_load_is_replayed_instead(
+    server: PostgresServer, mini: Path, tmp_path: Path
+) -> None:
+    cache_dir = tmp_path / "dumps"
+    stored = check(server, mini, *FAST, DRIFT_CACHE_DIR=str(cache_dir))["cache"]["stored"]
+    (dump,) = map(Path, stored)
+    header = dump.read_text().splitlines()[0]
+    broken_text = f"{header}\nCREATE TABLE notes (id integer);\nTHIS IS NOT SQL;\n"
+    dump.write_text(broken_text)
+    broken = check(server, mini, *FAST, DRIFT_CACHE_DIR=str(cache_dir))
+    assert broken["cache"]["hit"] is False and broken["status"] == "clean"
+    assert len(broken["cache"]["applied"]) == 1
+    assert broken["cache"]["stored"] == stored and dump.read_text() != broken_text  # replaced

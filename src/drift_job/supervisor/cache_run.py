@@ -116,8 +116,9 @@ class MigrationCache:
         before = temporary.create([name], blame)
         if self.restored is not None and self.dumps is not None:
             problem = self.dumps.restore(Path(self.restored), self.address, name)
-            if problem is not None:
+            if problem is not None:  # dropped, so this run stores one that loads
                 self.log(f"cache: could not restore {self.restored} ({problem}); migrating anew")
+                Path(self.restored).unlink(missing_ok=True)
                 self.start, self.restored = None, None
         return before
 
