@@ -10,7 +10,8 @@ from drift_job.errors import ExitCode
 
 EXIT_CODES_HELP = """exit codes:
   0  no drift: the models match what the migrations build
-  1  drift: the models and the migrations differ (the report says how)
+  1  drift: the models and the migrations differ (the report says how), or
+     --lint=error found risky statements in new revisions
   2  bad input or configuration (settings, alembic.ini, env.py, models that fail to
      import, multiple heads, the safety guard refusing a connection)
   3  database unreachable or another transient infrastructure fault (retry later)
@@ -42,6 +43,12 @@ FLAG_KEYS = {
     "format": "DRIFT_FORMAT",
     "output": "DRIFT_OUTPUT",
     "summary_file": "DRIFT_SUMMARY_FILE",
+    "roundtrip": "DRIFT_ROUNDTRIP",
+    "roundtrip_to": "DRIFT_ROUNDTRIP_TO",
+    "base_revision": "DRIFT_BASE_REVISION",
+    "base_ref": "DRIFT_BASE_REF",
+    "heads": "DRIFT_HEADS",
+    "lint": "DRIFT_LINT",
     "cache": "DRIFT_CACHE",
     "cache_keep": "DRIFT_CACHE_KEEP",
     "cache_dir": "DRIFT_CACHE_DIR",
@@ -137,6 +144,27 @@ def _check_options(parser: argparse.ArgumentParser) -> None:
         help="write the one-line JSON summary to FILE (DRIFT_SUMMARY_FILE)",
     )
     parser.add_argument(
+        "--base-revision",
+        metavar="REV",
+        help="revisions after REV are new: each must descend from it (DRIFT_BASE_REVISION)",
+    )
+    parser.add_argument(
+        "--base-ref",
+        metavar="GITREF",
+        help="revisions not in the versions directory at this git ref (e.g. origin/main) are "
+        "new: each must descend from its head (DRIFT_BASE_REF)",
+    )
+    parser.add_argument(
+        "--heads", help="one (default: multiple heads are refused) or all (DRIFT_HEADS)"
+    )
+    parser.add_argument(
+        "--lint",
+        nargs="?",
+        const="warn",
+        help="data-safety lint of the new revisions: warn (the flag alone) or error "
+        "(findings fail the check) (DRIFT_LINT, off)",
+    )
+    parser.add_argument(
         "--set-env",
         metavar="NAME=TEMPLATE",
         action="append",
@@ -148,6 +176,24 @@ def _check_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--driver", help="DBAPI driver for the project's URL (DRIFT_DRIVER)")
     parser.add_argument(
         "--timeout", metavar="DURATION", help="overall deadline (DRIFT_TIMEOUT, 15m)"
+    )
+    parser.add_argument(
+        "--roundtrip",
+        action="store_const",
+        const="1",
+        help="also downgrade each revision and upgrade again, comparing the schema at each "
+        "step (DRIFT_ROUNDTRIP)",
+    )
+    parser.add_argument(
+        "--roundtrip-to",
+        metavar="REV",
+        help="downgrade only down to this revision (DRIFT_ROUNDTRIP_TO, base)",
+    )
+    parser.add_argument(
+        "--roundtrip-skip",
+        metavar="REV=REASON",
+        action="append",
+        help="never downgrade REV, irreversible on purpose (repeatable; DRIFT_ROUNDTRIP_SKIP)",
     )
     parser.add_argument(
         "--orphan-ttl",
@@ -247,6 +293,8 @@ def flags_of(args: argparse.Namespace) -> dict[str, str | None]:
         flags["DRIFT_SET_ENV"] = "\n".join(args.set_env)
     if getattr(args, "x", None):
         flags["DRIFT_ALEMBIC_X"] = "\n".join(args.x)
+    if getattr(args, "roundtrip_skip", None):
+        flags["DRIFT_ROUNDTRIP_SKIP"] = "\n".join(args.roundtrip_skip)
     if getattr(args, "cache_key_path", None):
         flags["DRIFT_CACHE_KEY_PATHS"] = "\n".join(args.cache_key_path)
     return flags

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import IO, Any
 from xml.etree import ElementTree
 
-from drift_job import __version__
+from drift_job import __version__, lint_report
 from drift_job.comparison import Difference, Information
+from drift_job.roundtrip import RoundTrip
+from drift_job.roundtrip_report import add_junit_case, markdown_lines, text_lines
 
 TERMINATION_LOG = Path("/dev/termination-log")
 SUMMARY_LIMIT = 4096
@@ -52,6 +54,10 @@ class CheckResult:
     project_output: list[str] = field(default_factory=list, repr=False, compare=False)
     #: The exception behind an error result, for ``--debug``; never serialised.
     error: BaseException | None = field(default=None, repr=False, compare=False)
+    #: The downgrade round trip (``--roundtrip``), None when it did not run.
+    roundtrip: RoundTrip | None = None
+    #: The data-safety lint of the new revisions, when asked for (``--lint``).
+    lint: lint_report.LintReport | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +73,8 @@ class CheckResult:
             "created_databases": self.created_databases,
             "timings": {stage: round(seconds, 3) for stage, seconds in self.timings.items()},
             "tool_version": self.tool_version,
+            "roundtrip": self.roundtrip.as_dict() if self.roundtrip else None,
+            "lint": self.lint.as_dict() if self.lint else None,
             "cache": self.cache,
         }
 
@@ -83,7 +91,7 @@ def _paint(text: str, code: str, color: bool) -> str:
 def render_text(result: CheckResult, *, color: bool = False) -> str:
     """The verdict for people: differences, the fixing operations, and what to do."""
     lines: list[str] = []
-    if result.status == "clean":
+    if result.status != "error" and not result.differences:  # a round trip may fail alone
         head = f" (head {result.alembic_head})" if result.alembic_head else ""
         lines.append(_paint(f"no drift: the models match the migrations{head}", "32", color))
     elif result.status == "drift":
@@ -104,9 +112,13 @@ def render_text(result: CheckResult, *, color: bool = False) -> str:
         lines.append("")
         lines.append("To fix it:")
         lines += [f"  {number}. {step}" for number, step in enumerate(fix_steps(result), 1)]
+    elif result.status == "unsafe":
+        lines.append(_paint(f"UNSAFE MIGRATIONS: {result.message}", "1;31", color))
     else:
         lines.append(_paint(f"error (exit {result.exit_code}): {result.message}", "1;31", color))
     lines += _information_lines(result)
+    lines += text_lines(result)
+    lines += lint_report.text_lines(result)
     lines += cache_lines(result.cache) if result.status != "error" else []
     if result.created_databases:
         created = ", ".join(result.created_databases)
@@ -169,7 +181,7 @@ def _cell(text: str) -> str:
 def render_markdown(result: CheckResult) -> str:
     """For pull-request comments and CI job summaries."""
     lines = ["### drift-check", ""]
-    if result.status == "clean":
+    if result.status != "error" and not result.differences:  # a round trip may fail alone
         head = result.alembic_head
         lines.append(f"No drift: the models match the migrations (head `{head}`).")
     elif result.status == "drift":
@@ -183,11 +195,15 @@ def render_markdown(result: CheckResult) -> str:
         lines += ["", "Alembic operations that would fix it:", "", "```python"]
         lines += [result.suggested_migration, "```", "", "To fix it:", ""]
         lines += [f"{number}. {step}" for number, step in enumerate(fix_steps(result), 1)]
+    elif result.status == "unsafe":
+        lines.append(f"**Unsafe migrations**: {result.message}.")
     else:
         lines.append(f"**Error** (exit {result.exit_code}): {result.message}")
     info = _information_lines(result)
     if info:
         lines += ["", info[0], ""] + [line.strip() for line in info[1:]]
+    lines += markdown_lines(result)
+    lines += lint_report.markdown_lines(result)
     return "\n".join(lines) + "\n"
 
 
@@ -204,7 +220,7 @@ def render_junit(result: CheckResult) -> str:
     case = ElementTree.SubElement(
         suite, "testcase", classname="drift-check", name="models match migrations"
     )
-    if result.status == "drift":
+    if result.status == "drift" and result.differences:
         failure = ElementTree.SubElement(case, "failure", message=result.message, type="drift")
         details = [d.detail for d in result.differences]
         failure.text = "\n".join([*details, "", result.suggested_migration])
@@ -215,6 +231,8 @@ def render_junit(result: CheckResult) -> str:
     info = _information_lines(result)
     if info:
         ElementTree.SubElement(case, "system-out").text = "\n".join(info)
+    add_junit_case(suite, result)
+    lint_report.junit_case(suite, result)
     return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
 

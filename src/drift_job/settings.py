@@ -16,6 +16,8 @@ from pathlib import Path
 from drift_job.envfile import read_env_file
 from drift_job.errors import ConfigError
 from drift_job.settings_cache import cache_options, describe_cache
+from drift_job.settings_graph import base_settings
+from drift_job.settings_roundtrip import roundtrip_settings
 from drift_job.settings_rules import alembic_files, interpreter, server_kind
 from drift_job.settings_sources import Layers, Resolver
 from drift_job.settings_values import (
@@ -65,6 +67,13 @@ KNOWN_KEYS = (
     "DRIFT_VERBOSE",
     "DRIFT_COMPARE",
     "DRIFT_STRICT",
+    "DRIFT_ROUNDTRIP",
+    "DRIFT_ROUNDTRIP_TO",
+    "DRIFT_ROUNDTRIP_SKIP",
+    "DRIFT_BASE_REVISION",
+    "DRIFT_BASE_REF",
+    "DRIFT_HEADS",
+    "DRIFT_LINT",
     "DRIFT_CACHE",
     "DRIFT_CACHE_KEEP",
     "DRIFT_CACHE_KEY_PATHS",
@@ -72,6 +81,8 @@ KNOWN_KEYS = (
 )
 #: Which passes compare the migrated database with the models.
 COMPARE_MODES = ("both", "autogenerate")
+HEADS_MODES = ("one", "all")
+LINT_MODES = ("off", "warn", "error")
 
 
 @dataclass(frozen=True)
@@ -121,6 +132,18 @@ class Settings:
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     #: The env file's values: the project's code sees them too (below the real environment).
     env_file_values: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    #: Downgrade every revision (down to ``roundtrip_to``) and upgrade again, comparing.
+    roundtrip: bool = False
+    roundtrip_to: str | None = None
+    #: (revision, reason): irreversible on purpose, never downgraded.
+    roundtrip_skip: tuple[tuple[str, str], ...] = ()
+    #: The main line new revisions are checked against (a revision id, or a git ref).
+    base_revision: str | None = None
+    base_ref: str | None = None
+    #: ``all``: several heads on purpose (branch labels), each checked; ``one`` refuses them.
+    heads: str = "one"
+    #: The data-safety lint of new revisions: ``off``, ``warn``, or ``error`` (fails the check).
+    lint: str = "off"
     #: The migration cache (drift_job.cache): templates on the server, at most ``cache_keep``
     #: per project; ``cache_dir`` holds dumps for servers that are new every run.
     cache: bool = False
@@ -187,6 +210,14 @@ class Settings:
             "DRIFT_VERBOSE": "yes" if self.verbose else "no",
             "DRIFT_COMPARE": self.compare,
             "DRIFT_STRICT": "yes" if self.strict else "no",
+            "DRIFT_ROUNDTRIP": "yes" if self.roundtrip else "no",
+            "DRIFT_ROUNDTRIP_TO": self.roundtrip_to or "(base)",
+            "DRIFT_ROUNDTRIP_SKIP": "; ".join(f"{r}={why}" for r, why in self.roundtrip_skip)
+            or "(none)",
+            "DRIFT_BASE_REVISION": self.base_revision or "(none)",
+            "DRIFT_BASE_REF": self.base_ref or "(none)",
+            "DRIFT_HEADS": self.heads,
+            "DRIFT_LINT": self.lint,
             **describe_cache(self),
         }
         return {key: f"{value}  [{self._source(key)}]" for key, value in shown.items()}
@@ -259,6 +290,8 @@ def load_settings(
         "DRIFT_URL_ENV", ENV_NAME_PATTERN, "is not a valid environment variable name"
     )
     maintenance_db = layers.get("DRIFT_MAINTENANCE_DB")
+    roundtrip, roundtrip_to, roundtrip_skip = roundtrip_settings(resolve)
+    cache, cache_keep, cache_key_paths, cache_dir = cache_options(resolve, project_dir)
     settings = Settings(
         host=host,
         port=resolve.port() if configured else 5432,
@@ -299,8 +332,17 @@ def load_settings(
         env_file=env_file,
         env_file_values={k: v for k, v in file_values.items() if v is not None},
         secret_files=dict(resolve.secret_files),
+        **base_settings(resolve, problems),
+        heads=resolve.choice("DRIFT_HEADS", HEADS_MODES) or "one",
+        lint=resolve.choice("DRIFT_LINT", LINT_MODES) or "off",
         sources=dict(layers.sources),
-        **cache_options(resolve, project_dir),
+        roundtrip=roundtrip,
+        roundtrip_to=roundtrip_to,
+        roundtrip_skip=roundtrip_skip,
+        cache=cache,
+        cache_keep=cache_keep,
+        cache_key_paths=cache_key_paths,
+        cache_dir=cache_dir,
     )
     if problems:
         raise ConfigError("; ".join(problems))

@@ -51,14 +51,16 @@ def _cache_dir(resolve: Resolver) -> Path | None:
     return path
 
 
-def cache_options(resolve: Resolver, project_dir: Path) -> dict[str, Any]:
-    """The Settings fields of the cache."""
-    return {
-        "cache": resolve.boolean("DRIFT_CACHE"),
-        "cache_keep": _keep(resolve),
-        "cache_key_paths": _key_paths(resolve, project_dir),
-        "cache_dir": _cache_dir(resolve),
-    }
+def cache_options(
+    resolve: Resolver, project_dir: Path
+) -> tuple[bool, int, tuple[Path, ...], Path | None]:
+    """The Settings fields of the cache: on, keep, key paths, directory."""
+    return (
+        resolve.boolean("DRIFT_CACHE"),
+        _keep(resolve),
+        _key_paths(resolve, project_dir),
+        _cache_dir(resolve),
+    )
 
 
 def describe_cache(settings: Any) -> dict[str, str]:

@@ -58,7 +58,9 @@ class MigrationCache:
 
     @property
     def enabled(self) -> bool:
-        return self.settings.cache or self.settings.cache_dir is not None
+        """Asked for, and not beside the round trip, which must replay every revision."""
+        asked = self.settings.cache or self.settings.cache_dir is not None
+        return asked and not self.settings.roundtrip
 
     def plan(self, described: dict[str, Any] | None) -> str:
         """Work out the keys and find the newest cached database on the chain."""
@@ -132,11 +134,11 @@ class MigrationCache:
 
     def _template_wanted(self) -> bool:
         head = self.chain.head if self.chain else None
-        return self.on_server and head is not None and self.start != head
+        return self.on_server and head is not None and head.startable and self.start != head
 
     def _dump_wanted(self) -> bool:
         head = self.chain.head if self.chain else None
-        if self.dumps is None or self.chain is None or head is None:
+        if self.dumps is None or self.chain is None or head is None or not head.startable:
             return False
         found = self.dumps.find(self.chain)
         return found is None or found[0] != head

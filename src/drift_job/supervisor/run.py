@@ -22,7 +22,9 @@ from drift_job import database
 from drift_job.comparison import Difference, Information
 from drift_job.database import ServerAddress
 from drift_job.errors import DriftCheckError
+from drift_job.lint_report import apply_lint
 from drift_job.report import CheckResult
+from drift_job.roundtrip import apply_verdict, job_options
 from drift_job.settings import Settings
 from drift_job.supervisor.cache_run import MigrationCache
 from drift_job.supervisor.control import POLL, Background, Control
@@ -196,7 +198,13 @@ class Supervisor:
                 database.new_database_name(settings.prefix) if settings.compare == "both" else None
             )
             job = job_message(settings, address, name, self.token, self.run_id)
-            self.worker.send(protocol.JOB, **job, models_database=models, cache=cache.enabled)
+            self.worker.send(
+                protocol.JOB,
+                **job,
+                models_database=models,
+                roundtrip=job_options(settings),
+                cache=cache.enabled,
+            )
             preparing = self.preparing = Background(temporary.prepare)
             self.revisions = self._await(protocol.REVISIONS)
             result.alembic_head = self.revisions["head"]
@@ -227,6 +235,8 @@ class Supervisor:
             else:
                 result.status, result.exit_code = "clean", 0
                 result.message = "no drift"
+            apply_verdict(result, outcome.get("roundtrip"))
+            apply_lint(result, outcome.get("lint"), settings.lint, settings.secrets())
 
     def _create_migrated(
         self, cache: MigrationCache, name: str, address: ServerAddress

@@ -79,11 +79,13 @@ def chain_description(project: Project, drivers: list[str]) -> dict[str, Any]:
     script_dir = project.script
     walked = [s for s in script_dir.walk_revisions("base", "heads") if s is not None]
     chain = list(reversed(walked))
+    # Several heads (``--heads all``): no single revision stands for a migrated database.
+    single_head = len(script_dir.get_heads()) == 1
     revisions = [
         {
             "revision": script.revision,
             "sha256": _digest(script.path),
-            "startable": _line_on_top(chain, index),
+            "startable": single_head and _line_on_top(chain, index),
         }
         for index, script in enumerate(chain)
     ]
@@ -105,8 +107,8 @@ class StartCheck:
     """A database from the cache must hold exactly the revision it was chosen for. Checked
     when env.py first calls ``configure()``, on its connection and with its version table."""
 
-    def __init__(self) -> None:
-        self.expected: str | None = None
+    def __init__(self, expected: str | None) -> None:
+        self.expected = expected
 
     def __call__(self, options: dict[str, Any]) -> None:
         expected, self.expected = self.expected, None
