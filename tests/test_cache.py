@@ -149,7 +149,8 @@ def test_two_runs_building_the_same_template_both_succeed(
 def test_sweep_cache_drops_templates_and_nothing_else(server: PostgresServer, mini: Path) -> None:
     check(server, mini, "--cache", *FAST)
     template = templates(server)[0]
-    look_alike = f"{PREFIX}_cache_{'0' * 24}"  # our name, not our marker
+    look_alike = f"{PREFIX}_cache_{'0' * 24}"  # our name and marker, but connectable
+    other_name = f"{PREFIX}_cache_other"  # our marker, sealed, but not our name
     marker = json.dumps(
         {
             "tool": "drift-check",
@@ -160,8 +161,10 @@ def test_sweep_cache_drops_templates_and_nothing_else(server: PostgresServer, mi
             "used": "2026-01-01T00:00:00Z",
         }
     )
-    server.query(f'CREATE DATABASE "{look_alike}"')
-    server.query(f"COMMENT ON DATABASE \"{look_alike}\" IS '{marker}'")  # marker, not sealed
+    for decoy in (look_alike, other_name):
+        server.query(f'CREATE DATABASE "{decoy}"')
+        server.query(f"COMMENT ON DATABASE \"{decoy}\" IS '{marker}'")
+    server.query(f'ALTER DATABASE "{other_name}" WITH ALLOW_CONNECTIONS false')
     try:
         env = server.env(DRIFT_DB_PREFIX=PREFIX)
         plain = drift_check("sweep", "--older-than", "0", env=env, cwd=mini)
@@ -169,9 +172,10 @@ def test_sweep_cache_drops_templates_and_nothing_else(server: PostgresServer, mi
         swept = drift_check("sweep", "--cache", env=env, cwd=mini)
         assert swept.code == 0, swept.output
         assert "1 cache template(s) dropped" in swept.stdout
-        assert templates(server) == [look_alike]
+        assert templates(server) == sorted([look_alike, other_name])
     finally:
-        server.query(f'DROP DATABASE IF EXISTS "{look_alike}"')
+        for decoy in (look_alike, other_name):
+            server.query(f'DROP DATABASE IF EXISTS "{decoy}"')
 
 
 def test_cache_dir_restores_the_migrated_database_on_a_new_server(
