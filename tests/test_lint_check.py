@@ -3,15 +3,18 @@ every report format, warnings by default and exit 1 with ``--lint=error``."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 from xml.etree import ElementTree
 
 from projects import add_migration, mini_project, report
+from reports import valid_junit, valid_report, valid_sarif
 from servers import PostgresServer, drift_check
 
-from drift_job.report import render_json, render_junit, render_markdown, render_text
+from drift_job.report import render_json, render_text
+from drift_job.report_junit import render_junit
+from drift_job.report_markdown import render_markdown
+from drift_job.report_sarif import render_sarif
 from drift_job.runner import run_check
 from drift_job.settings import load_settings
 
@@ -54,7 +57,7 @@ def test_error_fails_the_check(pg_server: PostgresServer, tmp_path: Path) -> Non
     env = pg_server.env(DRIFT_LINT="error", DRIFT_COMPARE="autogenerate")
     result = run_check(load_settings({}, env, cwd=project))
     assert result.exit_code == 1, result.message
-    data = json.loads(render_json(result))
+    data = valid_report(render_json(result))
     assert data["status"] == "unsafe" and data["exit_code"] == 1
     assert data["differences"] == []
     lint = data["lint"]
@@ -69,10 +72,14 @@ def test_error_fails_the_check(pg_server: PostgresServer, tmp_path: Path) -> Non
     text = render_text(result)
     assert text.startswith("UNSAFE MIGRATIONS: the models match the migrations, but the")
     markdown = render_markdown(result)
-    assert "**data-safety lint: 1 finding(s) in 2 new revision(s), failing the check" in markdown
-    assert "| `require-concurrent-index-creation` | `0002_test_change.py:15` |" in markdown
-    suite = ElementTree.fromstring(render_junit(result))
-    assert (suite.get("tests"), suite.get("failures")) == ("2", "1")
+    assert "**new revisions are safe to apply: failed**" in markdown
+    assert "data-safety lint: 1 finding(s) in 2 new revision(s), failing the check" in markdown
+    assert "- `require-concurrent-index-creation`: 0002_test_change.py:15: " in markdown
+    valid_sarif(render_sarif(result))
+    junit = render_junit(result)
+    valid_junit(junit)
+    suite = ElementTree.fromstring(junit)
+    assert (suite.get("tests"), suite.get("failures")) == ("5", "1")
     failure = suite.find("testcase[@name='new revisions are safe to apply']/failure")
     assert failure is not None and "require-concurrent-index-creation" in (failure.text or "")
 
@@ -114,3 +121,26 @@ def test_only_revisions_new_since_the_base(pg_server: PostgresServer, tmp_path: 
     lint = data["lint"]
     assert isinstance(lint, dict) and lint["revisions"] == ["0003"]
     assert [f["key"] for f in lint["findings"]] == ["ban-drop-column:0003:notes.body"]
+
+
+def test_an_ignore_rule_accepts_a_finding_with_its_reason(
+    pg_server: PostgresServer, tmp_path: Path
+) -> None:
+    """A finding is matched as a difference is: kind = the rule, object = the revision."""
+    project = indexed_project(tmp_path, BLOCKING)
+    (project / "drift-check.toml").write_text(
+        "[[ignore]]\n"
+        'kind = "require-concurrent-index-creation"\n'
+        'table = "notes"\n'
+        'object = "0002"\n'
+        'reason = "notes is empty when 0002 ships"\n'
+    )
+    run = drift_check("check", *FAST, "--lint=error", "--format", "json", env=pg_server.env(),
+                      cwd=project)  # fmt: skip
+    data = valid_report(run.stdout)
+    assert run.code == 0, run.output
+    assert data["status"] == "clean" and data["lint"]["findings"] == []
+    (accepted,) = [d for d in data["differences"] if d["ignored"]]
+    assert accepted["kind"] == "require-concurrent-index-creation"
+    assert accepted["source"] == "lint" and accepted["column"] == "ix_notes_body"
+    assert accepted["ignored"]["reason"] == "notes is empty when 0002 ships"

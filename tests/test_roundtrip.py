@@ -4,7 +4,6 @@ a graph with a branch and its merge."""
 
 from __future__ import annotations
 
-import json
 import os
 import textwrap
 from pathlib import Path
@@ -12,10 +11,14 @@ from typing import Any
 
 import pytest
 from projects import mini_project
+from reports import valid_junit, valid_report
 from servers import PostgresServer, drift_check
 
 from drift_job.errors import ConfigError
-from drift_job.report import CheckResult, render_junit, render_markdown, render_text
+from drift_job.report import CheckResult, render_text
+from drift_job.report_junit import render_junit
+from drift_job.report_markdown import render_markdown
+from drift_job.review_checks import add_review_checks
 from drift_job.roundtrip import RoundTrip
 from drift_job.settings import load_settings
 
@@ -72,7 +75,7 @@ def tags_project(root: Path, tags_down: str = TAGS_DOWN) -> Path:
 def run_json(server: PostgresServer, project: Path, *args: str) -> tuple[int, dict[str, Any]]:
     run = drift_check("check", "--format", "json", *args, env=server.env(), cwd=project)
     assert run.stdout, run.output
-    return run.code, json.loads(run.stdout)
+    return run.code, valid_report(run.stdout)
 
 
 def test_a_clean_round_trip(pg_server: PostgresServer, tmp_path: Path) -> None:
@@ -104,14 +107,16 @@ def test_an_enum_left_behind_is_drift(pg_server: PostgresServer, tmp_path: Path)
     # The other formats, rendered from this run's result.
     result = CheckResult(report["status"], report["exit_code"], report["message"])
     result.roundtrip = RoundTrip.from_message(report["roundtrip"])
-    assert "| `roundtrip_leftover` | `0002` | `0002_change.py` | `tag_kind` |" in render_markdown(
-        result
-    )
+    add_review_checks(result, [str(project / "migrations" / "versions")])
+    markdown = render_markdown(result)
+    assert "**downgrades restore the schema: failed**" in markdown, markdown
+    assert "- `roundtrip_leftover`: downgrade of 0002 (0002_change.py) leaves enum" in markdown
     junit = render_junit(result)
-    assert 'tests="2" failures="1" errors="0"' in junit, junit
+    valid_junit(junit)
+    assert 'tests="5" failures="1" errors="0"' in junit, junit
     assert "leaves enum tag_kind" in junit
     text = render_text(result)
-    assert text.startswith("no drift: the models match the migrations")
+    assert text.startswith("the models match the migrations, but:")
     assert "ROUND TRIP FAILED: 2 finding(s)" in text and "[roundtrip_leftover]" in text
 
 
@@ -131,6 +136,19 @@ def test_a_column_left_changed(pg_server: PostgresServer, tmp_path: Path) -> Non
     assert changed["detail"] == (
         "downgrade of 0002 (0002_change.py) changes column notes.body: "
         "type character varying(200) before 0002, text now"
+    )
+    # Accepted with a reason, as a difference would be: kind, table and column.
+    (project / "drift-check.toml").write_text(
+        '[[ignore]]\nkind = "roundtrip_changed"\ntable = "notes"\ncolumn = "body"\n'
+        'reason = "0002 is irreversible: text cannot go back to varchar(200) safely"\n'
+    )
+    code, report = run_json(pg_server, project, "--roundtrip")
+    assert code == 0, report
+    assert report["status"] == "clean" and report["roundtrip"]["findings"] == []
+    (accepted,) = report["differences"]
+    assert (accepted["source"], accepted["ignored"]["rule"]) == (
+        "roundtrip",
+        "drift-check.toml ignore #1",
     )
 
 

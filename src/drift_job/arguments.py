@@ -7,6 +7,7 @@ from typing import NoReturn
 
 from drift_job import __version__
 from drift_job.errors import ExitCode
+from drift_job.kubernetes_job.arguments import add_k8s_command
 
 EXIT_CODES_HELP = """exit codes:
   0  no drift: the models match what the migrations build
@@ -49,6 +50,8 @@ FLAG_KEYS = {
     "base_ref": "DRIFT_BASE_REF",
     "heads": "DRIFT_HEADS",
     "lint": "DRIFT_LINT",
+    "ignore_file": "DRIFT_IGNORE_FILE",
+    "strict_ignores": "DRIFT_STRICT_IGNORES",
     "cache": "DRIFT_CACHE",
     "cache_keep": "DRIFT_CACHE_KEEP",
     "cache_dir": "DRIFT_CACHE_DIR",
@@ -136,7 +139,9 @@ def _check_options(parser: argparse.ArgumentParser) -> None:
         help="objects the models cannot express (functions, views, triggers…) are drift "
         "(DRIFT_STRICT)",
     )
-    parser.add_argument("--format", help="text (default), json, markdown or junit (DRIFT_FORMAT)")
+    parser.add_argument(
+        "--format", help="text (default), json, markdown, junit, sarif or github (DRIFT_FORMAT)"
+    )
     parser.add_argument("--output", metavar="FILE", help="write the report to FILE (DRIFT_OUTPUT)")
     parser.add_argument(
         "--summary-file",
@@ -194,6 +199,23 @@ def _check_options(parser: argparse.ArgumentParser) -> None:
         metavar="REV=REASON",
         action="append",
         help="never downgrade REV, irreversible on purpose (repeatable; DRIFT_ROUNDTRIP_SKIP)",
+    )
+    parser.add_argument(
+        "--report",
+        metavar="FORMAT:FILE",
+        action="append",
+        help="also write a report in FORMAT to FILE, e.g. junit:out.xml (repeatable; DRIFT_REPORT)",
+    )
+    parser.add_argument(
+        "--ignore-file",
+        metavar="FILE",
+        help="more ignore rules ([[ignore]] tables) (DRIFT_IGNORE_FILE)",
+    )
+    parser.add_argument(
+        "--strict-ignores",
+        action="store_const",
+        const="1",
+        help="expired or unused ignore rules are errors (DRIFT_STRICT_IGNORES)",
     )
     parser.add_argument(
         "--orphan-ttl",
@@ -284,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also connect and confirm the role may create databases",
     )
+    add_k8s_command(commands)
     return parser
 
 
@@ -291,6 +314,8 @@ def flags_of(args: argparse.Namespace) -> dict[str, str | None]:
     flags = {key: getattr(args, dest, None) for dest, key in FLAG_KEYS.items()}
     if getattr(args, "set_env", None):
         flags["DRIFT_SET_ENV"] = "\n".join(args.set_env)
+    if getattr(args, "report", None):
+        flags["DRIFT_REPORT"] = "\n".join(args.report)
     if getattr(args, "x", None):
         flags["DRIFT_ALEMBIC_X"] = "\n".join(args.x)
     if getattr(args, "roundtrip_skip", None):

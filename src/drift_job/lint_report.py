@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from xml.etree import ElementTree
 
 from drift_job.lint import judge
 from drift_job.lint_rules import LintFinding
@@ -38,11 +37,11 @@ class LintReport:
         }
 
 
-def apply_lint(
+def record_lint(
     result: CheckResult, recorded: dict[str, Any] | None, mode: str, secrets: tuple[str, ...]
 ) -> None:
-    """Judge what the worker recorded; with ``--lint=error`` findings fail the check. What a
-    revision raised offline is the project's free text: redacted before it is reported."""
+    """Judge what the worker recorded. What a revision raised offline is the project's free
+    text: redacted before it is reported."""
     if recorded is None:
         return
     redact = Redactor(secrets)
@@ -50,7 +49,14 @@ def apply_lint(
         if revision.get("error"):
             revision["error"] = redact(str(revision["error"]))
     revisions = [r["revision"] for r in recorded.get("revisions", []) if r.get("new")]
-    lint = result.lint = LintReport(mode, revisions, judge(recorded))
+    result.lint = LintReport(mode, revisions, judge(recorded))
+
+
+def apply_lint(result: CheckResult) -> None:
+    """With ``--lint=error`` the findings (those no ignore rule accepts) fail the check."""
+    lint = result.lint
+    if lint is None:
+        return
     if not lint.failing:
         return
     count = len(lint.findings)
@@ -64,7 +70,7 @@ def apply_lint(
         result.message += f"; and {count} data-safety lint finding(s) (--lint=error)"
 
 
-def _heading(lint: LintReport) -> str:
+def heading(lint: LintReport) -> str:
     count = len(lint.findings)
     judged = f"{len(lint.revisions)} new revision(s)"
     if not count:
@@ -77,43 +83,7 @@ def text_lines(result: CheckResult) -> list[str]:
     lint = result.lint
     if lint is None or result.status == "error":
         return []
-    lines = [_heading(lint)]
+    lines = [heading(lint)]
     for finding in lint.findings:
         lines += [f"  - {finding.detail}", f"      instead: {finding.instead}"]
     return lines
-
-
-def markdown_lines(result: CheckResult) -> list[str]:
-    lint = result.lint
-    if lint is None or result.status == "error":
-        return []
-    lines = ["", f"**{_heading(lint)}**"]
-    if lint.findings:
-        lines += ["", "| rule | where | finding | instead |", "|---|---|---|---|"]
-        lines += [
-            f"| `{f.rule}` | `{f.location}` | {_cell(f.message)} | {_cell(f.instead)} |"
-            for f in lint.findings
-        ]
-    return lines
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
-def junit_case(suite: ElementTree.Element, result: CheckResult) -> None:
-    """A second test case, failed when the lint fails the check."""
-    lint = result.lint
-    if lint is None or result.status == "error":
-        return
-    suite.set("tests", str(int(suite.get("tests", "0")) + 1))
-    case = ElementTree.SubElement(
-        suite, "testcase", classname="drift-check", name="new revisions are safe to apply"
-    )
-    text = "\n".join(f"{f.detail}\n  instead: {f.instead}" for f in lint.findings)
-    if lint.failing:
-        suite.set("failures", str(int(suite.get("failures", "0")) + 1))
-        failure = ElementTree.SubElement(case, "failure", message=_heading(lint), type="lint")
-        failure.text = text
-    elif lint.findings:
-        ElementTree.SubElement(case, "system-out").text = f"{_heading(lint)}\n{text}"

@@ -105,11 +105,17 @@ def _fails(trip: RoundTrip) -> list[RoundTripFinding]:
     return trip.failures
 
 
-def apply_verdict(result: CheckResult, message: dict[str, Any] | None) -> None:
-    """Record the round trip in ``result`` and fold it into the verdict the models gave."""
-    if message is None:
+def record_roundtrip(result: CheckResult, message: dict[str, Any] | None) -> None:
+    """What the worker's round trip found, before ignore rules and the verdict."""
+    if message is not None:
+        result.roundtrip = RoundTrip.from_message(message)
+
+
+def apply_verdict(result: CheckResult) -> None:
+    """Fold the round trip (its accepted findings set aside) into the models' verdict."""
+    trip = result.roundtrip
+    if trip is None:
         return
-    trip = result.roundtrip = RoundTrip.from_message(message)
     failing = _fails(trip)
     others = [f for f in trip.findings if f not in failing]
     if failing:
@@ -117,6 +123,7 @@ def apply_verdict(result: CheckResult, message: dict[str, Any] | None) -> None:
         also = f"; also {'; '.join(f.detail for f in others)}" if others else ""
         result.message = f"round trip: {'; '.join(f.detail for f in failing)}{also}{models}"
         result.status, result.exit_code = "error", ExitCode.MIGRATIONS_FAILED
+        result.failed_stage = "roundtrip"
         return
     if not trip.findings:
         return

@@ -25,6 +25,7 @@ from .environment import (
     target_url,
 )
 from .guard import SafetyGuard
+from .locations import SourceIndex
 from .main_support import Channel, Commands, Stages
 from .project import Project, load_revisions, open_project, read_config
 from .review import lint_revisions, review_graph
@@ -85,6 +86,7 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
         files=project.files,
         environment=sorted(environment),
         version_dirs=[str(d) for d in project.version_dirs],
+        env_py=str(project.env_py.resolve()),
         cache=chain_description(project, [driver, sync_driver(driver)])
         if job.get("cache")
         else None,
@@ -124,6 +126,10 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
     roundtrip = _round_trip(trip, stages)
     if run.guard.violation is not None:  # env.py swallowed the guard's exception
         raise RuntimeError("the safety guard refused a connection")
+    if differences or information:  # a clean run reads no model source
+        index = SourceIndex(metadatas_of(configured), project.env_py)
+        for item in (*differences, *information):
+            index.locate(item)
     channel.send(
         protocol.RESULT,
         differences=differences,
