@@ -52,13 +52,16 @@ def outcomes(run: Run) -> dict[str, str]:
     return found
 
 
-ITEMS = [f"drift-check::{name}" for name in ("settings", "migrations", "autogenerate", "catalog")]
+ITEMS = [
+    f"drift-check::{name}"
+    for name in ("settings", "migrations", "autogenerate", "catalog", "verdict")
+]
 
 
 def test_clean_project_items_and_the_readme_snippets(
     project: Path, pg_server: PostgresServer
 ) -> None:
-    """The README's fixture test and ini option, as written, beside the four items."""
+    """The README's fixture test and ini option, as written, beside the five items."""
     section = README.split("### pytest", 1)[1].split("\n### ", 1)[0]
     blocks = [textwrap.dedent(b.split("\n", 1)[1]) for b in section.split("```")[1::2]]
     (project / "pyproject.toml").write_text(next(b for b in blocks if "drift_check_args" in b))
@@ -90,6 +93,7 @@ def test_each_pass_fails_with_its_own_differences(project: Path, pg_server: Post
         "drift-check::migrations": "PASSED",
         "drift-check::autogenerate": "FAILED",
         "drift-check::catalog": "FAILED",
+        "drift-check::verdict": "FAILED",
     }
     autogenerate, catalog = _failure_sections(run.stdout, "autogenerate", "catalog")
     listed = [text.split("Alembic operations")[0] for text in (autogenerate, catalog)]
@@ -158,7 +162,7 @@ def test_compare_autogenerate_skips_the_catalog_item(
     )
     assert run.code == 0, run.output
     assert "the catalog comparison is off (--compare autogenerate)" in run.stdout
-    assert "3 passed, 1 skipped" in run.stdout
+    assert "4 passed, 1 skipped" in run.stdout
     assert "drift-check::catalog" not in outcomes(run)
 
 
@@ -221,3 +225,21 @@ def _failure_sections(stdout: str, *names: str) -> list[str]:
         end = next((i for i, line in enumerate(lines) if line.startswith(("_", "="))), len(lines))
         sections.append("\n".join(lines[:end]))
     return sections
+
+
+def test_the_lint_failing_fails_the_verdict_item(project: Path, pg_server: PostgresServer) -> None:
+    """What no part reports still fails the session: no false green under --lint=error."""
+    add_migration(project, "0007", "0006", 'op.drop_index("ix_books_published_on", "books")')
+    recreate = 'op.create_index("ix_books_published_on", "books", ["published_on"])'
+    add_migration(project, "0008", "0007", recreate)  # the same schema: no drift, two findings
+    run = pytest_run(
+        project,
+        pg_server,
+        "--drift-check",
+        "--drift-check-args=--lint=error --compare autogenerate",
+    )
+    assert run.code == 1, run.output
+    assert outcomes(run)["drift-check::verdict"] == "FAILED"
+    (verdict,) = _failure_sections(run.stdout, "verdict")
+    assert outcomes(run)["drift-check::autogenerate"] == "PASSED"
+    assert "drift-check exits 1" in verdict and "require-concurrent-index-creation" in verdict

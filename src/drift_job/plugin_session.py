@@ -56,6 +56,8 @@ class SessionCheck:
         (cleanup, ignore rules): selecting one item (``-k autogenerate``) never passes a
         check that has no verdict."""
         result = self.result
+        if name == "verdict":
+            return self._verdict()
         if self.settings_failed:
             if name == "settings":
                 return "failed", f"drift-check: {result.message}"
@@ -79,6 +81,19 @@ class SessionCheck:
                 f"the check ended without a verdict after this part\n{_error_text(result)}",
             )
         return "passed", ""
+
+    def _verdict(self) -> tuple[str, str]:
+        """The run's exit code: it fails whenever ``drift-check check`` would, so what no
+        part reports (the lint, the round trip, any other check) still fails the session."""
+        result = self.result
+        if result.exit_code == 0:
+            return "passed", ""
+        lines = [f"drift-check exits {int(result.exit_code)}: {result.message}"]
+        for check in result.checks:
+            if check.status in (FAILED, ERROR):
+                lines.append(f"{check.name}: {check.status}: {check.message}")
+                lines += [f"  - {f.message}" for f in check.findings]
+        return "failed", "\n".join(lines)
 
 
 def run_session_check(config: pytest.Config) -> SessionCheck:

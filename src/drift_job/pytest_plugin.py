@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from drift_job.report import CheckResult
 
 #: The items, in the order the check runs their parts.
-CHECKS = ("settings", "migrations", "autogenerate", "catalog")
+#: ``verdict`` is the run's exit code: what no part reports (the lint, the round trip…).
+CHECKS = ("settings", "migrations", "autogenerate", "catalog", "verdict")
 SESSION_CHECK = pytest.StashKey["SessionCheck"]()
 
 
@@ -29,7 +30,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--drift-check",
         action="store_true",
         default=False,
-        help="add the drift check's items (settings, migrations, autogenerate, catalog)",
+        help="add the drift check's items (settings, migrations, autogenerate, catalog, verdict)",
     )
     group.addoption(
         "--drift-check-args",
