@@ -52,6 +52,9 @@ FLAG_KEYS = {
     "lint": "DRIFT_LINT",
     "ignore_file": "DRIFT_IGNORE_FILE",
     "strict_ignores": "DRIFT_STRICT_IGNORES",
+    "cache": "DRIFT_CACHE",
+    "cache_keep": "DRIFT_CACHE_KEEP",
+    "cache_dir": "DRIFT_CACHE_DIR",
 }
 
 
@@ -219,6 +222,33 @@ def _check_options(parser: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="sweep our leftovers older than this first (DRIFT_ORPHAN_TTL, 6h)",
     )
+    _cache_options(parser)
+
+
+def _cache_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("migration cache (see README: The migration cache)")
+    group.add_argument(
+        "--cache",
+        action="store_const",
+        const="1",
+        help="reuse the migrated database of an earlier run, kept on the server (DRIFT_CACHE)",
+    )
+    group.add_argument(
+        "--cache-keep", metavar="N", help="templates kept per project (DRIFT_CACHE_KEEP, 3)"
+    )
+    group.add_argument(
+        "--cache-key-path",
+        metavar="PATH",
+        action="append",
+        help="a file or directory the migrations import; its bytes join the cache key "
+        "(repeatable; DRIFT_CACHE_KEY_PATHS)",
+    )
+    group.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="keep dumps of migrated databases here, for servers that are new every run "
+        "(DRIFT_CACHE_DIR)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -257,6 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(default DRIFT_ORPHAN_TTL, 6h)",
     )
     sweep.add_argument("--dry-run", action="store_true", help="list what would be dropped")
+    sweep.add_argument(
+        "--cache",
+        dest="sweep_cache",
+        action="store_true",
+        help="also drop the migration cache's templates (and nothing else of ours)",
+    )
 
     config = commands.add_parser(
         "config",
@@ -284,4 +320,6 @@ def flags_of(args: argparse.Namespace) -> dict[str, str | None]:
         flags["DRIFT_ALEMBIC_X"] = "\n".join(args.x)
     if getattr(args, "roundtrip_skip", None):
         flags["DRIFT_ROUNDTRIP_SKIP"] = "\n".join(args.roundtrip_skip)
+    if getattr(args, "cache_key_path", None):
+        flags["DRIFT_CACHE_KEY_PATHS"] = "\n".join(args.cache_key_path)
     return flags

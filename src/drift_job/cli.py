@@ -136,7 +136,9 @@ def _sweep_age(text: str) -> float:
 
 def _sweep(args: argparse.Namespace, settings: Settings) -> int:
     older_than = settings.orphan_ttl if args.older_than is None else _sweep_age(args.older_than)
-    outcome = run_sweep(settings, older_than, dry_run=args.dry_run, log=print)
+    outcome = run_sweep(
+        settings, older_than, dry_run=args.dry_run, log=print, cache=args.sweep_cache
+    )
     servers = (
         f"{outcome.servers} orphaned throwaway server(s) {'found' if args.dry_run else 'reaped'}"
     )
@@ -146,6 +148,10 @@ def _sweep(args: argparse.Namespace, settings: Settings) -> int:
     line = f"{len(outcome.dropped)} leftover database(s) {'found' if args.dry_run else 'dropped'}"
     if outcome.failed:
         line += f", {len(outcome.failed)} could not be dropped"
+    if outcome.templates is not None:
+        line += (
+            f", {len(outcome.templates)} cache template(s) {'found' if args.dry_run else 'dropped'}"
+        )
     print(f"{line}; {servers}" if outcome.servers else line)
     if outcome.failed:
         names = ", ".join(leftover.name for leftover in outcome.failed)

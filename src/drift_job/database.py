@@ -169,8 +169,16 @@ def check_can_create(conn: PgConnection) -> bool:
     return bool(row[2])
 
 
-def create_database(conn: PgConnection, name: str, run_id: str) -> None:
-    """Create the temporary database ``name`` and mark it as ours.
+def create_database(
+    conn: PgConnection,
+    name: str,
+    run_id: str,
+    *,
+    template: str | None = None,
+    strategy: str | None = None,
+) -> None:
+    """Create the temporary database ``name`` (a copy of ``template``, when the migration
+    cache has one) and mark it as ours.
 
     The name was chosen (and handed to the project's code) before, so a name that is taken
     (8 random hex digits and the second it was made: practically never) fails the run as a
@@ -179,7 +187,12 @@ def create_database(conn: PgConnection, name: str, run_id: str) -> None:
     created = datetime.now(UTC)
     try:
         with conn.cursor() as cur:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+            if template is not None:
+                statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+            if strategy is not None:
+                statement += sql.SQL(" STRATEGY {}").format(sql.SQL(strategy))
+            cur.execute(statement)
             cur.execute(
                 sql.SQL("COMMENT ON DATABASE {} IS {}").format(
                     sql.Identifier(name), sql.Literal(marker(run_id, created))

@@ -155,6 +155,8 @@ class SweepOutcome:
     servers: int = 0
     #: False when no server is configured: only throwaway servers were looked at.
     databases_swept: bool = True
+    #: The migration cache's templates dropped by ``sweep --cache`` (None: not asked).
+    templates: list[str] | None = None
 
 
 def _one_line(exc: psycopg2.Error) -> str:

@@ -53,6 +53,8 @@ class CheckResult:
     created_databases: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     tool_version: str = __version__
+    #: How the migration cache served the run (None without one): see cache_run.summary.
+    cache: dict[str, Any] | None = None
     #: The last lines the project's code printed (redacted free text); never serialised.
     project_output: list[str] = field(default_factory=list, repr=False, compare=False)
     #: The exception behind an error result, for ``--debug``; never serialised.
@@ -96,6 +98,7 @@ class CheckResult:
             "tool_version": self.tool_version,
             "roundtrip": self.roundtrip.as_dict() if self.roundtrip else None,
             "lint": self.lint.as_dict() if self.lint else None,
+            "cache": self.cache,
         }
 
 
@@ -147,6 +150,7 @@ def render_text(result: CheckResult, *, color: bool = False) -> str:
     lines += roundtrip_report.text_lines(result)
     lines += lint_report.text_lines(result)
     lines += ignored_lines(result)
+    lines += cache_lines(result.cache) if result.status != "error" else []
     if result.created_databases:
         created = ", ".join(result.created_databases)
         lines.append(
@@ -154,6 +158,21 @@ def render_text(result: CheckResult, *, color: bool = False) -> str:
             "drift-check leaves them alone"
         )
     return "\n".join(lines) + "\n"
+
+
+def cache_lines(cache: dict[str, Any] | None) -> list[str]:
+    """Whether the migrations were replayed or taken from the cache, in one line."""
+    if cache is None:
+        return []
+    applied = len(cache["applied"])
+    if cache["hit"]:
+        line = f"cache: started from revision {cache['revision']} ({cache['from']})"
+        line += f", applied {applied} revision(s)"
+    else:
+        line = f"cache: nothing cached for this chain, applied {applied} revision(s)"
+    if cache["stored"]:
+        line += f"; stored {', '.join(cache['stored'])}"
+    return [line]
 
 
 def fix_steps(result: CheckResult) -> tuple[str, ...]:

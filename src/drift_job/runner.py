@@ -13,6 +13,7 @@ from drift_job.errors import ExitCode
 from drift_job.report import CheckResult
 from drift_job.server import reap_orphans
 from drift_job.settings import Settings
+from drift_job.supervisor.cache_server import sweep_templates
 from drift_job.supervisor.redaction import Redactor
 from drift_job.supervisor.run import Progress, Supervisor
 from drift_job.supervisor.servers import configured_address
@@ -63,9 +64,15 @@ def check_connection(settings: Settings) -> str:
 
 
 def run_sweep(
-    settings: Settings, older_than: float, *, dry_run: bool, log: Callable[[str], None]
+    settings: Settings,
+    older_than: float,
+    *,
+    dry_run: bool,
+    log: Callable[[str], None],
+    cache: bool = False,
 ) -> leftovers.SweepOutcome:
-    """Reap orphaned throwaway servers, then sweep the configured server (if there is one)."""
+    """Reap orphaned throwaway servers, then sweep the configured server (if there is one);
+    with ``cache``, the migration cache's templates too."""
     servers = reap_orphans(log, dry_run=dry_run)
     if settings.embedded:
         return leftovers.SweepOutcome(servers=servers, databases_swept=False)
@@ -76,5 +83,7 @@ def run_sweep(
         outcome = leftovers.sweep(
             conn, settings.prefix, older_than, dry_run=dry_run, log=log, report_foreign=True
         )
+        if cache:
+            outcome.templates, _ = sweep_templates(conn, settings.prefix, dry_run=dry_run, log=log)
     outcome.servers = servers
     return outcome

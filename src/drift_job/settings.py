@@ -17,6 +17,7 @@ from pathlib import Path
 from drift_job.envfile import read_env_file
 from drift_job.errors import ConfigError
 from drift_job.ignore_rules import IgnoreRule, expired_rules
+from drift_job.settings_cache import cache_options, describe_cache
 from drift_job.settings_file import read_settings_file
 from drift_job.settings_graph import base_settings
 from drift_job.settings_reports import report_targets
@@ -80,6 +81,10 @@ KNOWN_KEYS = (
     "DRIFT_REPORT",
     "DRIFT_IGNORE_FILE",
     "DRIFT_STRICT_IGNORES",
+    "DRIFT_CACHE",
+    "DRIFT_CACHE_KEEP",
+    "DRIFT_CACHE_KEY_PATHS",
+    "DRIFT_CACHE_DIR",
 )
 #: Which passes compare the migrated database with the models.
 COMPARE_MODES = ("both", "autogenerate")
@@ -155,6 +160,12 @@ class Settings:
     #: pyproject.toml ([tool.drift-check]) or drift-check.toml, when the project has one.
     settings_file: Path | None = None
     ignore_file: Path | None = None
+    #: The migration cache (drift_job.cache): templates on the server, at most ``cache_keep``
+    #: per project; ``cache_dir`` holds dumps for servers that are new every run.
+    cache: bool = False
+    cache_keep: int = 3
+    cache_key_paths: tuple[Path, ...] = ()
+    cache_dir: Path | None = None
 
     @property
     def embedded(self) -> bool:
@@ -227,6 +238,7 @@ class Settings:
             "DRIFT_IGNORE_FILE": f"{self.ignore_file or '(none)'} ({len(self.ignore_rules)} "
             f"ignore rule(s) in all{self._settings_file_shown()})",
             "DRIFT_STRICT_IGNORES": "yes" if self.strict_ignores else "no",
+            **describe_cache(self),
         }
         return {key: f"{value}  [{self._source(key)}]" for key, value in shown.items()}
 
@@ -318,6 +330,7 @@ def load_settings(
     # Resolved before the Settings are built, so that their sources are recorded.
     reports = report_targets(resolve, FORMATS)
     strict_ignores = resolve.boolean("DRIFT_STRICT_IGNORES")
+    cache, cache_keep, cache_key_paths, cache_dir = cache_options(resolve, project_dir)
     settings = Settings(
         host=host,
         port=resolve.port() if configured else 5432,
@@ -370,6 +383,10 @@ def load_settings(
         strict_ignores=strict_ignores,
         settings_file=project_file.path,
         ignore_file=ignore_file,
+        cache=cache,
+        cache_keep=cache_keep,
+        cache_key_paths=cache_key_paths,
+        cache_dir=cache_dir,
     )
     if settings.strict_ignores:  # known before anything is created
         problems += expired_rules(settings.ignore_rules, datetime.date.today())

@@ -519,6 +519,11 @@ def test_optional_check_settings_left_out_by_default(helm: Helm) -> None:
         assert key not in config, key
 
 
+def test_cache_renders_drift_cache_only_when_on(helm: Helm) -> None:
+    assert "DRIFT_CACHE" not in helm.render().config
+    assert helm.render(drift={"cache": True}).config["DRIFT_CACHE"] == "1"
+
+
 def test_maintenance_database_is_part_of_the_job_name(helm: Helm) -> None:
     """A changed maintenance database is a changed configuration: a new Job."""
     name = helm.render().job["metadata"]["name"]

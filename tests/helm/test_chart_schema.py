@@ -72,6 +72,7 @@ SCHEMA_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("alembic-x-not-strings", {"drift": {"alembicX": [{"tenant": "acme"}]}}, "drift.alembicX"),
     ("alembic-x-semicolon", {"drift": {"alembicX": ["tenant=acme;data=1"]}}, "drift.alembicX"),
     ("alembic-x-empty-entry", {"drift": {"alembicX": [""]}}, "drift.alembicX"),
+    ("cache-not-a-boolean", {"drift": {"cache": "yes"}}, "drift.cache"),
     ("backoff-negative", {"job": {"backoffLimit": -1}}, "job.backoffLimit"),
     ("deadline-zero", {"job": {"activeDeadlineSeconds": 0}}, "job.activeDeadlineSeconds"),
     ("args-empty", {"job": {"args": []}}, "job.args"),

@@ -28,6 +28,7 @@ from drift_job.report import CheckResult
 from drift_job.review_checks import add_review_checks
 from drift_job.roundtrip import apply_verdict, job_options, record_roundtrip
 from drift_job.settings import Settings
+from drift_job.supervisor.cache_run import MigrationCache
 from drift_job.supervisor.control import POLL, Background, Control
 from drift_job.supervisor.outcome import blame, worker_died, worker_error
 from drift_job.supervisor.servers import server_for
@@ -198,6 +199,7 @@ class Supervisor:
             temporary = self.temporary = TemporaryDatabase(settings, address, self.run_id, self.log)
             stack.callback(self._cleanup)  # before the server stops
             result.server = address.label
+            cache = MigrationCache(settings, temporary, address, self.log)
             name = database.new_database_name(settings.prefix)
             # The catalog pass compares with a database built from the models themselves.
             models = (
@@ -205,23 +207,27 @@ class Supervisor:
             )
             job = job_message(settings, address, name, self.token, self.run_id)
             self.worker.send(
-                protocol.JOB, **job, models_database=models, roundtrip=job_options(settings)
+                protocol.JOB,
+                **job,
+                models_database=models,
+                roundtrip=job_options(settings),
+                cache=cache.enabled,
             )
             preparing = self.preparing = Background(temporary.prepare)
             self.revisions = self._await(protocol.REVISIONS)
             result.alembic_head = self.revisions["head"]
             self.stage = "database"
             temporary.admin = self._wait(preparing)
-            with self.timed("database") as note:
-                before = self._wait(Background(lambda: temporary.create([name], self._blame)))
-                note.append(f"created {name} on {address.label}")
-            self.worker.send(protocol.GO)
+            before = self._create_migrated(cache, name, address)
+            self.worker.send(protocol.GO, **cache.go())
+            self._store_in_cache(cache, name)
             if models is not None:  # once the migrations have run: what broke is then known
                 self._await(protocol.WANT_MODELS)
                 self.stage = "catalog"
                 self._wait(Background(lambda: temporary.create([models], self._blame)))
                 self.worker.send(protocol.MODELS)
             outcome = self._await(protocol.RESULT)
+            result.cache = cache.summary(self.applied)
             result.created_databases = temporary.created_since(before)
             result.differences = [Difference.from_message(d) for d in outcome["differences"]]
             result.information = [
@@ -243,6 +249,27 @@ class Supervisor:
             apply_verdict(result)
             apply_lint(result)
             add_review_checks(result, self.revisions.get("version_dirs", []))
+
+    def _create_migrated(
+        self, cache: MigrationCache, name: str, address: ServerAddress
+    ) -> set[str]:
+        """The database the migrations run in: empty, or from the cache (see cache_run)."""
+        if cache.enabled:
+            with self.timed("cache") as note:
+                note.append(self._wait(Background(lambda: cache.plan(self.revisions["cache"]))))
+        with self.timed("database") as note:
+            before = self._wait(Background(lambda: cache.create(name, self._blame)))
+            note.append(f"created {name} on {address.label}")
+        return before
+
+    def _store_in_cache(self, cache: MigrationCache, name: str) -> None:
+        """The worker waits after the upgrade while the migrated database is kept."""
+        if not cache.snapshot:
+            return
+        self._await(protocol.MIGRATED)
+        with self.timed("cache") as note:
+            note.append(self._wait(Background(lambda: cache.store(name))))
+        _present(self.worker).send(protocol.RESUME)
 
     def _blame(self, error: DriftCheckError) -> str | None:
         """Why the server could not be reached, when a migration of this run caused it."""

@@ -70,17 +70,28 @@ class TemporaryDatabase:
     def _connect(self) -> PgConnection:
         return leftovers.liveness_session(self.address, self.run_id, self.settings.connect_timeout)
 
-    def create(self, names: list[str], blame: Blame, *, again: bool = True) -> set[str]:
-        """CREATE (and mark) the databases; returns every database on the server then. If the
-        held connection broke (a migration dropped the maintenance database, or ended our
-        sessions), a fresh one tells why; ``blame`` names a migration that caused it."""
+    def create(
+        self,
+        names: list[str],
+        blame: Blame,
+        *,
+        again: bool = True,
+        template: str | None = None,
+        strategy: str | None = None,
+    ) -> set[str]:
+        """CREATE (and mark) the databases, as copies of ``template`` if given; returns every
+        database on the server then. If the held connection broke (a migration dropped the
+        maintenance database, or ended our sessions), a fresh one tells why; ``blame`` names
+        a migration that caused it."""
         if self.admin is None:
             raise RuntimeError("drift-check: CREATE before the connection was prepared")
         try:
             for name in names:
                 if name not in self.names:  # announced before CREATE: cleanup drops it
                     self.names.append(name)
-                database.create_database(self.admin, name, self.run_id)
+                database.create_database(
+                    self.admin, name, self.run_id, template=template, strategy=strategy
+                )
             return database.database_names(self.admin)
         except psycopg2.Error as exc:
             if not again:
@@ -96,7 +107,7 @@ class TemporaryDatabase:
             if cause is None:
                 raise
             raise MigrationError(cause) from exc
-        return self.create(names, blame, again=False)
+        return self.create(names, blame, again=False, template=template, strategy=strategy)
 
     def created_since(self, before: set[str]) -> list[str]:
         """Databases that appeared during the run (the migrations': reported, never dropped).

@@ -13,6 +13,7 @@ from sqlalchemy.engine import URL
 
 from . import protocol
 from .autogenerate import run_autogenerate, summarise
+from .cache_chain import StartCheck, chain_description
 from .catalog_pass import metadatas_of, run_catalog_pass
 from .classify import classify
 from .environment import (
@@ -86,15 +87,23 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
         environment=sorted(environment),
         version_dirs=[str(d) for d in project.version_dirs],
         env_py=str(project.env_py.resolve()),
+        cache=chain_description(project, [driver, sync_driver(driver)])
+        if job.get("cache")
+        else None,
     )
-    commands.expect(protocol.GO)
+    go = commands.expect(protocol.GO)
     commands.watch()
     configured: dict[str, Any] = {}
-    watch_configure(lambda revision: channel.send(protocol.APPLIED, revision=revision), configured)
+    watch_configure(
+        lambda revision: channel.send(protocol.APPLIED, revision=revision),
+        configured,
+        StartCheck(go.get("start")),
+    )
     with stages.stage("migrate") as note:
         _upgrade(project, url, sync_url, trip)
         note.append(f"upgraded to {project.head or 'base (no migrations)'} ({driver})")
         note.extend(["one revision at a time"] if trip is not None else [])
+    _wait_for_the_cache(go, channel, commands)
     with stages.stage("compare") as note:
         with shared_connection(project, url, sync_url, autogenerate=True) as autogen_config:
             upgrade_ops, context = run_autogenerate(project, autogen_config)
@@ -169,6 +178,13 @@ def _round_trip(trip: RoundTrip | None, stages: Stages) -> dict[str, Any] | None
         checked, findings = len(found["checked"]), len(found["findings"])
         note.append(f"{checked} revision(s) downgraded and upgraded again, {findings} finding(s)")
     return found
+
+
+def _wait_for_the_cache(go: dict[str, Any], channel: Channel, commands: Commands) -> None:
+    """The supervisor copies the migrated database into the cache meanwhile."""
+    if go.get("snapshot"):
+        channel.send(protocol.MIGRATED)
+        commands.expect(protocol.RESUME)
 
 
 def _with_catalog_fixes(suggested: str, fixing: list[str]) -> str:

@@ -45,14 +45,20 @@ def shared_connection(
         engine.dispose()
 
 
-def watch_configure(applied: Callable[[str], None], options: dict[str, Any]) -> None:
+def watch_configure(
+    applied: Callable[[str], None],
+    options: dict[str, Any],
+    configuring: Callable[[dict[str, Any]], None] = lambda options: None,
+) -> None:
     """Add our callback to whatever ``on_version_apply`` env.py passes to ``configure()``,
-    and keep what env.py configured (its metadata and filters serve the catalog pass)."""
+    and keep what env.py configured (its metadata and filters serve the catalog pass);
+    ``configuring`` sees the options first."""
     original = EnvironmentContext.configure
 
     def configure(self: EnvironmentContext, *args: Any, **kwargs: Any) -> None:
         options.clear()
         options.update(kwargs)
+        configuring(kwargs)
 
         def on_apply(*, ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
             revision = getattr(step, "up_revision_id", None)

@@ -1,0 +1,223 @@
+"""One run's use of the migration cache: find where the current chain was migrated before,
+create the temporary database from it (a template clone, or a dump restored), tell the
+worker where the upgrade starts, and afterwards store the newly migrated database.
+
+The cache only ever saves replaying revisions: the temporary database is still this run's
+own (created, marked and dropped like any other), the project's code connects only to it,
+and every revision after the cached one is applied by Alembic as in a run without a cache.
+A cache that cannot be used or stored is said so and the run goes on without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+
+from drift_job import database
+from drift_job.cache_key import Chain, Position, build_chain, template_name
+from drift_job.database import ServerAddress
+from drift_job.errors import ConfigError, DriftCheckError
+from drift_job.settings import Settings
+from drift_job.supervisor import cache_server
+from drift_job.supervisor.cache_dump import DumpCache, find_tools
+from drift_job.supervisor.cache_server import Template
+from drift_job.supervisor.temporary import Blame, TemporaryDatabase
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else exc.__class__.__name__
+
+
+class MigrationCache:
+    """The cache for one run (does nothing unless DRIFT_CACHE or DRIFT_CACHE_DIR is set)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        temporary: TemporaryDatabase,
+        address: ServerAddress,
+        log: Callable[[str], None],
+    ) -> None:
+        self.settings = settings
+        self.temporary = temporary
+        self.address = address
+        self.log = log
+        #: Templates outlive the run only on a server that outlives it.
+        self.on_server = settings.cache and not settings.embedded
+        self.chain: Chain | None = None
+        self.dumps: DumpCache | None = None
+        self.start: Position | None = None
+        self.template: Template | None = None
+        self.restored: str | None = None
+        self.stored: list[str] = []
+
+    @property
+    def enabled(self) -> bool:
+        """Asked for, and not beside the round trip, which must replay every revision."""
+        asked = self.settings.cache or self.settings.cache_dir is not None
+        return asked and not self.settings.roundtrip
+
+    def plan(self, described: dict[str, Any] | None) -> str:
+        """Work out the keys and find the newest cached database on the chain."""
+        conn = self.temporary.admin
+        if conn is None or described is None:
+            raise RuntimeError("drift-check: the cache was planned out of order")
+        if self.settings.cache and self.settings.embedded:
+            self.log("cache: DRIFT_CACHE keeps templates on a configured server only")
+        with conn.cursor() as cur:
+            cur.execute("SELECT current_user")
+            row = cur.fetchone()
+        role = str(row[0]) if row else ""
+        self.chain = build_chain(self.settings, described, conn.server_version, role)
+        if self.settings.cache_dir is not None:
+            tools = find_tools(conn.server_version // 10000)
+            self.dumps = DumpCache(
+                self.settings.cache_dir, tools, self.settings.cache_keep, self.settings.timeout
+            )
+        if self.on_server:
+            try:
+                found = cache_server.find(conn, self.settings.prefix, self.chain)
+            except psycopg2.Error as exc:
+                self.log(f"cache: could not look for templates ({_first_line(exc)})")
+                found = None
+            if found is not None:
+                self.start, self.template = found
+                return f"template {self.template.name} holds revision {self.start.revision}"
+        if self.dumps is not None:
+            dumped = self.dumps.find(self.chain)
+            if dumped is not None:
+                self.start, path = dumped
+                self.restored = str(path)
+                return f"dump {path.name} holds revision {self.start.revision}"
+        return "nothing cached for this chain yet"
+
+    def create(self, name: str, blame: Blame) -> set[str]:
+        """The temporary database: cloned from the template, or created and restored from a
+        dump, or (no cache, or it could not be used) created empty."""
+        temporary = self.temporary
+        if self.template is not None:
+            template, self.template = self.template, None
+            try:
+                strategy = cache_server.clone_strategy(_admin(temporary))
+                before = temporary.create([name], blame, template=template.name, strategy=strategy)
+                cache_server.unlock(_admin(temporary), template.name, shared=True)
+                cache_server.touch(_admin(temporary), template)
+                self.template = template
+                return before
+            except (psycopg2.Error, DriftCheckError) as exc:
+                if isinstance(exc, ConfigError):
+                    raise
+                self.log(f"cache: could not clone {template.name} ({_first_line(exc)})")
+                self.start = None
+                temporary.drop(blame)  # whatever the clone left; created anew below
+        before = temporary.create([name], blame)
+        if self.restored is not None and self.dumps is not None:
+            problem = self.dumps.restore(Path(self.restored), self.address, name)
+            if problem is not None:  # dropped, so this run stores one that loads
+                self.log(f"cache: could not restore {self.restored} ({problem}); migrating anew")
+                Path(self.restored).unlink(missing_ok=True)
+                self.start, self.restored = None, None
+        return before
+
+    def go(self) -> dict[str, Any]:
+        """What the worker is told: where the upgrade starts, and whether to pause after it."""
+        return {"start": self.start.revision if self.start else None, "snapshot": self.snapshot}
+
+    @property
+    def snapshot(self) -> bool:
+        return self._template_wanted() or self._dump_wanted()
+
+    def _template_wanted(self) -> bool:
+        head = self.chain.head if self.chain else None
+        return self.on_server and head is not None and head.startable and self.start != head
+
+    def _dump_wanted(self) -> bool:
+        head = self.chain.head if self.chain else None
+        if self.dumps is None or self.chain is None or head is None or not head.startable:
+            return False
+        found = self.dumps.find(self.chain)
+        return found is None or found[0] != head
+
+    def store(self, name: str) -> str:
+        """Keep the freshly migrated database (the worker has closed its connection)."""
+        lost = cache_server.database_level_changes(_admin(self.temporary), name)
+        if lost is not None:  # a copy would not be what the migrations built
+            return f"not stored: {lost}, which a copy would not keep"
+        notes = []
+        if self._template_wanted():
+            notes.append(self._store_template(name))
+        if self._dump_wanted() and self.dumps is not None and self.chain is not None:
+            try:
+                path = self.dumps.store(self.chain, self.address, name)
+                self.stored.append(str(path))
+                notes.append(f"stored {path.name}")
+            except (DriftCheckError, OSError) as exc:
+                notes.append(f"could not store a dump ({_first_line(exc)})")
+        return "; ".join(notes)
+
+    def _store_template(self, name: str) -> str:
+        chain, temporary, prefix = self.chain, self.temporary, self.settings.prefix
+        conn = _admin(temporary)
+        if chain is None or chain.head is None:
+            return ""
+        head = chain.head
+        target = template_name(prefix, head.key)
+        if not cache_server.lock(conn, target, shared=False, wait=True):
+            return f"not stored: {target} is being built by another run"
+        try:
+            exists = any(t.name == target for t in cache_server.templates(conn, prefix))
+            if exists or target in _names(conn):
+                return f"not stored: {target} exists"
+            temporary.names.append(target)  # announced: dropped unless sealed
+            try:
+                strategy = cache_server.clone_strategy(conn)
+                cache_server.copy_database(conn, target, name, strategy)
+                marker = cache_server.template_marker(head.key, chain.project, head.revision)
+                cache_server.seal(conn, target, marker)
+            except psycopg2.Error as exc:  # gone again while the lock is ours
+                with contextlib.suppress(psycopg2.Error):
+                    database.drop_database(conn, target)
+                    temporary.names.remove(target)
+                return f"not stored ({_first_line(exc)})"
+            temporary.keep(target)
+            self.stored.append(target)
+        finally:
+            cache_server.unlock(conn, target, shared=False)
+        keep = self.settings.cache_keep
+        dropped = cache_server.prune(conn, prefix, chain.project, keep, self.log)
+        pruned = f"; dropped {', '.join(dropped)} (DRIFT_CACHE_KEEP)" if dropped else ""
+        return f"stored {target}{pruned}"
+
+    def summary(self, applied: list[str]) -> dict[str, Any] | None:
+        """The report's ``cache`` field."""
+        if not self.enabled:
+            return None
+        source = None
+        if self.template is not None:
+            source = self.template.name
+        elif self.restored is not None:
+            source = self.restored
+        return {
+            "hit": self.start is not None,
+            "from": source,
+            "revision": self.start.revision if self.start else None,
+            "applied": list(applied),
+            "stored": list(self.stored),
+        }
+
+
+def _admin(temporary: TemporaryDatabase) -> Any:
+    if temporary.admin is None:
+        raise RuntimeError("drift-check: the cache needs the held connection")
+    return temporary.admin
+
+
+def _names(conn: Any) -> set[str]:
+    with conn.cursor() as cur:
+        cur.execute("SELECT datname FROM pg_database")
+        return {str(row[0]) for row in cur.fetchall()}

@@ -1,0 +1,253 @@
+"""The migration cache on a real server: a cached run says what a cold run says, a changed
+byte anywhere in the chain never reuses a stale template, only the new revisions are applied,
+two runs building the same template both succeed, the KEEP bound holds, templates can never
+be connected to, and ``sweep --cache`` drops templates and nothing else."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import pytest
+from projects import MODELS, VERSIONS, add_migration, mini_project, patch
+from reports import valid_report
+from servers import PostgresServer, Run, drift_check
+
+PREFIX = "cachetest"
+#: Where both passes are not the point, autogenerate alone keeps the test short.
+FAST = ("--compare", "autogenerate")
+
+
+def templates(server: PostgresServer) -> list[str]:
+    return server.databases(f"{PREFIX}_cache_")
+
+
+@pytest.fixture
+def server(pg_server: PostgresServer) -> Iterator[PostgresServer]:
+    """The newest test server; every template of this module is dropped afterwards."""
+    yield pg_server
+    for name in templates(pg_server):
+        pg_server.query(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def check(server: PostgresServer, project: Path, *args: str, **env: str) -> dict[str, Any]:
+    run = drift_check(
+        "check",
+        "--format",
+        "json",
+        *args,
+        env=server.env(DRIFT_DB_PREFIX=PREFIX, **env),
+        cwd=project,
+    )
+    assert run.code in (0, 1), run.output
+    return valid_report(run.stdout)  # the shipped schema knows the cache field
+
+
+def comparable(data: dict[str, Any], also: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The report minus what differs between any two runs (timings, temporary names)."""
+    differing = ("timings", "temporary_database", "cache", *also)
+    return {k: v for k, v in data.items() if k not in differing}
+
+
+@pytest.fixture
+def mini(tmp_path: Path) -> Path:
+    """A one-table project (quick to import) that takes drift-check's connection."""
+    return mini_project(tmp_path / "mini", "shared-connection")
+
+
+@pytest.mark.parametrize("drifted", [False, True], ids=["clean", "drifted"])
+def test_cached_run_reports_exactly_what_a_cold_run_reports(
+    server: PostgresServer, project: Path, drifted: bool
+) -> None:
+    if drifted:
+        patch(
+            project,
+            MODELS,
+            "website: str | None = Field(default=None, sa_column=Column(String(255)",
+            "website: str | None = Field(default=None, sa_column=Column(String(300)",
+        )
+    cold = check(server, project)
+    assert cold["cache"] is None
+    storing = check(server, project, "--cache")
+    assert storing["cache"]["hit"] is False and storing["cache"]["stored"] == templates(server)
+    cached = check(server, project, "--cache")
+    assert cached["cache"]["hit"] is True
+    assert cached["cache"]["revision"] == "0006" and cached["cache"]["applied"] == []
+    assert comparable(cold) == comparable(storing) == comparable(cached)
+    assert cold["status"] == ("drift" if drifted else "clean")
+    with pytest.raises(psycopg2.OperationalError, match="not currently accepting connections"):
+        server.connect(templates(server)[0])  # no one, the project's code included
+
+
+def test_an_edited_old_migration_never_reuses_the_stale_template(
+    server: PostgresServer, project: Path
+) -> None:
+    check(server, project, "--cache", *FAST)
+    stale = templates(server)
+    old = project / VERSIONS / "0002_customers.py"
+    old.write_text(old.read_text().replace("sa.String(length=120)", "sa.String(length=121)"))
+    edited = check(server, project, "--cache", *FAST)
+    assert edited["cache"]["hit"] is False, "a changed byte in 0002 must miss the cache"
+    assert len(edited["cache"]["applied"]) == 6
+    assert edited["status"] == "drift"
+    assert comparable(edited) == comparable(check(server, project, *FAST))
+    assert set(stale) < set(templates(server))
+
+
+def test_a_changed_env_py_or_key_path_misses_the_cache(server: PostgresServer, mini: Path) -> None:
+    helper = mini / "helpers.py"
+    helper.write_text("LENGTH = 80\n")
+    cached = ("--cache", "--cache-key-path", "helpers.py", *FAST)
+    check(server, mini, *cached)
+    helper.write_text("LENGTH = 81\n")
+    assert not check(server, mini, *cached)["cache"]["hit"]
+    env_py = mini / "migrations/env.py"
+    env_py.write_text(env_py.read_text() + "\n# one more byte\n")
+    assert not check(server, mini, *cached)["cache"]["hit"]
+    assert len(templates(server)) == 3
+
+
+def test_one_new_revision_on_top_applies_only_it_and_keep_bounds_the_templates(
+    server: PostgresServer, mini: Path
+) -> None:
+    check(server, mini, "--cache", *FAST, DRIFT_CACHE_KEEP="1")
+    first = templates(server)
+    index = "op.create_index('ix_notes_body', 'notes', ['body'])"
+    add_migration(mini, "0002", "0001", index, versions=Path("migrations/versions"))
+    on_top = check(server, mini, "--cache", *FAST, DRIFT_CACHE_KEEP="1")
+    assert on_top["cache"]["hit"] is True
+    assert on_top["cache"]["revision"] == "0001" and on_top["cache"]["applied"] == ["0002"]
+    assert comparable(on_top) == comparable(check(server, mini, *FAST))
+    assert len(templates(server)) == 1 and templates(server) != first  # KEEP=1: the old one went
+
+
+def test_two_runs_building_the_same_template_both_succeed(
+    server: PostgresServer, mini: Path
+) -> None:
+    runs: list[Run] = []
+    env = server.env(DRIFT_DB_PREFIX=PREFIX, DRIFT_CACHE="1")
+
+    def one() -> None:
+        runs.append(drift_check("check", "--format", "json", *FAST, env=env, cwd=mini))
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [run.code for run in runs] == [0, 0], [run.output for run in runs]
+    stored = [valid_report(run.stdout)["cache"]["stored"] for run in runs]
+    assert sorted(map(len, stored)) == [0, 1], stored  # one built it, the other did not
+    assert len(templates(server)) == 1
+    intact = check(server, mini, "--cache", *FAST)
+    assert intact["cache"]["hit"] is True and intact["status"] == "clean"
+
+
+def test_sweep_cache_drops_templates_and_nothing_else(server: PostgresServer, mini: Path) -> None:
+    check(server, mini, "--cache", *FAST)
+    template = templates(server)[0]
+    look_alike = f"{PREFIX}_cache_{'0' * 24}"  # our name and marker, but connectable
+    other_name = f"{PREFIX}_cache_other"  # our marker, sealed, but not our name
+    marker = json.dumps(
+        {
+            "tool": "drift-check",
+            "cache": 1,
+            "key": "0" * 64,
+            "project": "p",
+            "revision": "x",
+            "used": "2026-01-01T00:00:00Z",
+        }
+    )
+    for decoy in (look_alike, other_name):
+        server.query(f'CREATE DATABASE "{decoy}"')
+        server.query(f"COMMENT ON DATABASE \"{decoy}\" IS '{marker}'")
+    server.query(f'ALTER DATABASE "{other_name}" WITH ALLOW_CONNECTIONS false')
+    try:
+        env = server.env(DRIFT_DB_PREFIX=PREFIX)
+        plain = drift_check("sweep", "--older-than", "0", env=env, cwd=mini)
+        assert plain.code == 0 and template in templates(server), plain.output
+        swept = drift_check("sweep", "--cache", env=env, cwd=mini)
+        assert swept.code == 0, swept.output
+        assert "1 cache template(s) dropped" in swept.stdout
+        assert templates(server) == sorted([look_alike, other_name])
+    finally:
+        for decoy in (look_alike, other_name):
+            server.query(f'DROP DATABASE IF EXISTS "{decoy}"')
+
+
+def test_cache_dir_restores_the_migrated_database_on_a_new_server(
+    pg_server: PostgresServer, mini: Path, tmp_path: Path
+) -> None:
+    """The embedded server is new every run: only the dump in DRIFT_CACHE_DIR survives."""
+    env = {k: v for k, v in pg_server.env().items() if not k.startswith("POSTGRES_")}
+    env.update(DRIFT_CACHE_DIR=str(tmp_path / "cache"))
+    patch(mini, "mini_models.py", "sa.String(200)", "sa.String(300)")
+    first = drift_check("check", "--format", "json", env=env, cwd=mini)
+    second = drift_check("check", "--format", "json", env=env, cwd=mini)
+    assert first.code == second.code == 1, first.output + second.output
+    stored, restored = valid_report(first.stdout)["cache"], valid_report(second.stdout)["cache"]
+    assert stored["hit"] is False and len(stored["stored"]) == 1
+    assert restored["hit"] is True and restored["from"] == stored["stored"][0]
+    assert restored["applied"] == []
+    new_server = ("server",)  # a throwaway server of its own each time
+    assert comparable(valid_report(first.stdout), new_server) == comparable(
+        valid_report(second.stdout), new_server
+    )
+    assert len(list((tmp_path / "cache").iterdir())) == 1
+
+
+def test_a_database_level_setting_is_never_cached(server: PostgresServer, mini: Path) -> None:
+    """A copy loses ALTER DATABASE … SET: such a chain is replayed every time."""
+    add_migration(
+        mini,
+        "0002",
+        "0001",
+        """op.execute("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET work_mem = ''8MB''', "
+                   "current_database()); END $$")""",
+        versions=Path("migrations/versions"),
+    )
+    run = check(server, mini, "--cache", *FAST)
+    assert run["cache"]["stored"] == [] and templates(server) == []
+
+
+def test_the_start_is_checked_in_env_pys_own_version_table(
+    server: PostgresServer, mini: Path
+) -> None:
+    """A cached database must hold the revision it was chosen for, read where env.py keeps it;
+    a template altered behind our back fails the run instead of passing it."""
+    project = mini
+    patch(
+        project,
+        "migrations/env.py",
+        "target_metadata=mini_models.metadata",
+        "target_metadata=mini_models.metadata, version_table='my_versions'",
+    )
+    check(server, project, "--cache", *FAST)
+    assert check(server, project, "--cache", *FAST)["cache"]["hit"] is True
+    (template,) = templates(server)
+    server.query(f'ALTER DATABASE "{template}" WITH ALLOW_CONNECTIONS true')
+    server.query("UPDATE my_versions SET version_num = 'elsewhere'", database=template)
+    server.query(f'ALTER DATABASE "{template}" WITH ALLOW_CONNECTIONS false')
+    env = server.env(DRIFT_DB_PREFIX=PREFIX, DRIFT_CACHE="1")
+    tampered = drift_check("check", *FAST, env=env, cwd=project)
+    assert tampered.code == 3, tampered.output
+    assert "the cached database holds revision(s) elsewhere instead of 0001" in tampered.stderr
+
+
+def test_a_dump_that_does_not_load_is_replayed_instead(
+    server: PostgresServer, mini: Path, tmp_path: Path
+) -> None:
+    cache_dir = tmp_path / "dumps"
+    stored = check(server, mini, *FAST, DRIFT_CACHE_DIR=str(cache_dir))["cache"]["stored"]
+    (dump,) = map(Path, stored)
+    header = dump.read_text().splitlines()[0]
+    broken_text = f"{header}\nCREATE TABLE notes (id integer);\nTHIS IS NOT SQL;\n"
+    dump.write_text(broken_text)
+    broken = check(server, mini, *FAST, DRIFT_CACHE_DIR=str(cache_dir))
+    assert broken["cache"]["hit"] is False and broken["status"] == "clean"
+    assert len(broken["cache"]["applied"]) == 1
+    assert broken["cache"]["stored"] == stored and dump.read_text() != broken_text  # replaced
