@@ -10,17 +10,22 @@ import sys
 from pathlib import Path
 
 from drift_job.errors import DriftCheckError
-from drift_job.report import CheckResult, render_json, render_junit, render_markdown
 from drift_job.supervisor.redaction import Redactor
-
-_RENDERERS = {"json": render_json, "markdown": render_markdown, "junit": render_junit}
 
 
 def report_failure(args: argparse.Namespace, error: DriftCheckError, redact: Redactor) -> None:
     """Settings could not be loaded: a --format json/junit/markdown report still describes
     the error, in the format and place asked for when those settings themselves are valid."""
+    from drift_job.report import (  # noqa: PLC0415 - only on this path: a fast start
+        CheckResult,
+        render_json,
+        render_junit,
+        render_markdown,
+    )
+
     fmt = getattr(args, "format", None) or os.environ.get("DRIFT_FORMAT")
-    renderer = _RENDERERS.get(fmt or "")
+    renderers = {"json": render_json, "markdown": render_markdown, "junit": render_junit}
+    renderer = renderers.get(fmt or "")
     if renderer is None:
         return
     result = CheckResult(status="error", exit_code=error.exit_code, message=redact(str(error)))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 from xml.etree import ElementTree
 
-from drift_job import __version__
+import drift_job
 from drift_job.comparison import Difference, Information
 
 TERMINATION_LOG = Path("/dev/termination-log")
@@ -45,7 +45,7 @@ class CheckResult:
     #: Databases the migrations created on the server during the run (left alone by us).
     created_databases: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-    tool_version: str = __version__
+    tool_version: str = field(default_factory=lambda: drift_job.__version__)
     #: The last lines the project's code printed (redacted free text); never serialised.
     project_output: list[str] = field(default_factory=list, repr=False, compare=False)
     #: The exception behind an error result, for ``--debug``; never serialised.
