@@ -24,6 +24,8 @@ EXTENSIONS = (
     "SELECT e.extname, n.nspname FROM pg_extension e "
     "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname <> 'plpgsql'"
 )
+#: Commits on the throwaway models' database need not wait for the disk.
+NO_FLUSH_WAIT = "SET synchronous_commit TO off"
 if TYPE_CHECKING:  # only in annotations: the worker also runs on Python 3.8
     Described = Mapping[str, Any]
 #: The catalog's object_type → what Alembic's include_object / include_name call it.
@@ -75,6 +77,7 @@ def build_models_database(
     with migrated.begin():  # begun and ended here: SQLAlchemy 1.4 and 2 alike
         extensions = migrated.execute(sa.text(EXTENSIONS)).fetchall()
     with models.begin():
+        models.execute(sa.text(NO_FLUSH_WAIT))
         for schema in sorted(_schemas_of(metadatas)):
             models.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {_quoted(schema)}"))
         for name, schema in extensions:
@@ -100,8 +103,8 @@ def build_models_database(
 
 
 @contextmanager
-def _connected(url: URL) -> Iterator[Connection]:
-    engine = sa.create_engine(url, poolclass=NullPool)
+def _connected(url: URL, **options: Any) -> Iterator[Connection]:
+    engine = sa.create_engine(url, poolclass=NullPool, **options)
     try:
         with engine.connect() as connection:
             yield connection
@@ -240,7 +243,10 @@ def run_catalog_pass(
     """(every difference, each once; information; the lines fixing what only the catalog
     pass found)."""
     metadatas = metadatas_of(options)
-    with _connected(migrated_url) as migrated, _connected(models_url) as models:
+    # The models' database is ours alone: each statement commits on its own, so no one
+    # transaction holds a lock on every table (thousands exceed the server's lock table).
+    models_options = {"isolation_level": "AUTOCOMMIT"}
+    with _connected(migrated_url) as migrated, _connected(models_url, **models_options) as models:
         extensions = build_models_database(migrated, models, metadatas)
         found, information = compare(snapshot(migrated), snapshot(models))
     information = extensions + information
