@@ -25,6 +25,7 @@ from .environment import (
 )
 from .guard import SafetyGuard
 from .main_support import Channel, Commands, Stages
+from .models_build import EarlyBuild
 from .project import load_revisions, open_project, read_config
 from .stray_models import stray_tables
 from .upgrade import shared_connection, upgrade, watch_configure
@@ -80,10 +81,17 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
         environment=sorted(environment),
         version_dirs=[str(d) for d in project.version_dirs],
     )
-    commands.expect(protocol.GO)
+    commands.expect(protocol.GO)  # the temporary databases exist
     commands.watch()
     configured: dict[str, Any] = {}
-    watch_configure(lambda revision: channel.send(protocol.APPLIED, revision=revision), configured)
+    early = None
+    if job.get("models_database"):
+        early = EarlyBuild(target_url(server, job["models_database"], sync_driver(driver)))
+    watch_configure(
+        lambda revision: channel.send(protocol.APPLIED, revision=revision),
+        configured,
+        early.start if early is not None else lambda options: None,
+    )
     with stages.stage("migrate") as note:
         upgrade(project, url, sync_url)
         note.append(f"upgraded to {project.head or 'base (no migrations)'} ({driver})")
@@ -93,13 +101,10 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
         differences, suggested = summarise(upgrade_ops, context)
         note.append(f"{len(differences)} difference(s)")
     information: list[dict[str, Any]] = []
-    if job.get("models_database"):
-        channel.send(protocol.WANT_MODELS)
-        commands.expect(protocol.MODELS)  # created while the migrations ran
+    if early is not None:
         with stages.stage("catalog") as note:
-            models_url = target_url(server, job["models_database"], sync_driver(driver))
             differences, information, fixing = run_catalog_pass(
-                configured, sync_url, models_url, differences
+                configured, sync_url, early.url, differences, built=early.stands(configured)
             )
             information += stray_tables(Path(job["project_dir"]), metadatas_of(configured))
             suggested = _with_catalog_fixes(suggested, fixing)

@@ -21,11 +21,9 @@ STAGE = "stage"  # a stage started ("start") or finished ("end", with a note)
 APPLIED = "applied"  # one revision was applied during the upgrade
 RESULT = "result"  # the comparison's differences and the suggested migration
 ERROR = "error"  # a classified failure: stage, category, one-line message, traceback
-WANT_MODELS = "want-models"  # autogenerate is done: the models' database is needed now
 #: Supervisor → worker.
 JOB = "job"  # what to check and how to reach the temporary database
-GO = "go"  # the temporary database exists: migrate and compare
-MODELS = "models"  # the models' database exists: build it and compare the catalogs
+GO = "go"  # the temporary databases (and the models' one) exist: migrate and compare
 
 #: Error categories the worker reports; the supervisor maps each onto an exit code.
 CATEGORIES = ("config", "guard", "migration", "infrastructure", "login")

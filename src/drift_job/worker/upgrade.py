@@ -45,9 +45,14 @@ def shared_connection(
         engine.dispose()
 
 
-def watch_configure(applied: Callable[[str], None], options: dict[str, Any]) -> None:
+def watch_configure(
+    applied: Callable[[str], None],
+    options: dict[str, Any],
+    on_configure: Callable[[dict[str, Any]], None] = lambda options: None,
+) -> None:
     """Add our callback to whatever ``on_version_apply`` env.py passes to ``configure()``,
-    and keep what env.py configured (its metadata and filters serve the catalog pass)."""
+    and keep what env.py configured (its metadata and filters serve the catalog pass);
+    ``on_configure`` is told once it is configured, before any migration runs."""
     original = EnvironmentContext.configure
 
     def configure(self: EnvironmentContext, *args: Any, **kwargs: Any) -> None:
@@ -62,6 +67,7 @@ def watch_configure(applied: Callable[[str], None], options: dict[str, Any]) -> 
         callbacks = util.to_tuple(kwargs.get("on_version_apply"), default=())
         kwargs["on_version_apply"] = (*callbacks, on_apply)
         original(self, *args, **kwargs)
+        on_configure(options)
 
     EnvironmentContext.configure = configure  # type: ignore[method-assign]
 
