@@ -201,11 +201,13 @@ class Supervisor:
             self.stage = "database"
             temporary.admin = self._wait(preparing)
             with self.timed("database") as note:
-                # Both at once: the worker builds the models' one while the migrations run.
-                names = [name] + ([models] if models is not None else [])
-                before = self._wait(Background(lambda: temporary.create(names, self._blame)))
+                before = self._wait(Background(lambda: temporary.create([name], self._blame)))
                 note.append(f"created {name} on {address.label}")
             self.worker.send(protocol.GO)
+            if models is not None:  # while the migrations run; the worker then builds it
+                self.stage = "migrate"
+                self._wait(Background(lambda: temporary.create([models], self._blame)))
+                self.worker.send(protocol.MODELS)
             outcome = self._await(protocol.RESULT)
             result.created_databases = temporary.created_since(before)
             result.differences = [Difference.from_message(d) for d in outcome["differences"]]

@@ -81,12 +81,15 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
         environment=sorted(environment),
         version_dirs=[str(d) for d in project.version_dirs],
     )
-    commands.expect(protocol.GO)  # the temporary databases exist
+    commands.expect(protocol.GO)
     commands.watch()
     configured: dict[str, Any] = {}
     early = None
     if job.get("models_database"):
-        early = EarlyBuild(target_url(server, job["models_database"], sync_driver(driver)))
+        early = EarlyBuild(
+            target_url(server, job["models_database"], sync_driver(driver)),
+            lambda: commands.expect(protocol.MODELS),
+        )
     watch_configure(
         lambda revision: channel.send(protocol.APPLIED, revision=revision),
         configured,

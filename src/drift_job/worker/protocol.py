@@ -23,7 +23,8 @@ RESULT = "result"  # the comparison's differences and the suggested migration
 ERROR = "error"  # a classified failure: stage, category, one-line message, traceback
 #: Supervisor → worker.
 JOB = "job"  # what to check and how to reach the temporary database
-GO = "go"  # the temporary databases (and the models' one) exist: migrate and compare
+GO = "go"  # the temporary database exists: migrate and compare
+MODELS = "models"  # the models' database exists (created while the migrations run)
 
 #: Error categories the worker reports; the supervisor maps each onto an exit code.
 CATEGORIES = ("config", "guard", "migration", "infrastructure", "login")
