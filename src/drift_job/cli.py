@@ -240,10 +240,14 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point. After an interruption a call to the server may still be blocked
-    in its thread, so the process ends without waiting for it."""
+    in its thread, so the process ends without waiting for it; and once the report is
+    flushed (the databases are dropped by then) it ends without tearing its heap down."""
     code = run(argv)
-    if any(t.name == BACKGROUND_THREAD and t.is_alive() for t in threading.enumerate()):
-        sys.stdout.flush()
-        sys.stderr.flush()
+    if argv is None or any(
+        t.name == BACKGROUND_THREAD and t.is_alive() for t in threading.enumerate()
+    ):
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):  # a reader that went away
+                stream.flush()
         os._exit(code)
     return code
