@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 COMMAND = str(Path(sys.executable).parent / "drift-check")
+#: ``config`` reads the bundled reference app's alembic.ini, as the quick start does.
+REPO_ROOT = Path(__file__).resolve().parent.parent
 CASES = {
     "drift-check --help": [COMMAND, "--help"],
     "drift-check --version": [COMMAND, "--version"],
@@ -30,7 +32,7 @@ def main() -> None:
     for _ in range(args.runs):  # interleaved, so that a burst of load hits every case alike
         for label, command in CASES.items():
             started = time.perf_counter()
-            subprocess.run(command, capture_output=True, check=True)
+            subprocess.run(command, capture_output=True, check=True, cwd=REPO_ROOT)
             samples[label].append((time.perf_counter() - started) * 1000)
     print(f"| command | median ms | min-max ms |  ({args.runs} runs each)")
     print("|---|---|---|")
