@@ -200,3 +200,35 @@ def test_config_takes_the_check_command_line(tmp_path: Path) -> None:
                  "DRIFT_ALEMBIC_X=tenant=acme  [flag]", "DRIFT_URL_ENV=APP_URL  [flag]",
                  "DRIFT_FORMAT=json  [flag]", "DRIFT_TIMEOUT=300s  [flag]"):  # fmt: skip
         assert line in run.stdout, run.stdout
+
+
+def test_config_shows_the_review_settings_and_their_source(project: Path) -> None:
+    run = drift_check(
+        "config", "--base-ref", "origin/main", "--lint", "--heads", "all",
+        env=_clean_env(DRIFT_HEADS="one"), cwd=project,
+    )  # fmt: skip
+    assert run.code == 0, run.output
+    shown = _config(run.stdout)
+    assert shown["DRIFT_BASE_REF"] == "origin/main  [flag]"
+    assert shown["DRIFT_BASE_REVISION"] == "(none)  [default]"
+    assert shown["DRIFT_LINT"] == "warn  [flag]"
+    assert shown["DRIFT_HEADS"] == "all  [flag]"
+    from_env = drift_check(
+        "config", env=_clean_env(DRIFT_LINT="error", DRIFT_BASE_REVISION="0005"), cwd=project
+    )
+    shown = _config(from_env.stdout)
+    assert shown["DRIFT_LINT"] == "error  [environment]"
+    assert shown["DRIFT_BASE_REVISION"] == "0005  [environment]"
+
+
+def test_bad_review_settings_are_one_line_and_exit_2(project: Path) -> None:
+    run = drift_check(
+        "check", "--lint=strict", "--heads", "some", "--base-ref=--output=x",
+        env=_clean_env(DRIFT_BASE_REF="main", DRIFT_BASE_REVISION="0005"), cwd=project,
+    )  # fmt: skip
+    assert run.code == 2, run.output
+    [line] = run.stderr.strip().splitlines()
+    assert "DRIFT_LINT: 'strict' is not one of off, warn, error" in line
+    assert "DRIFT_HEADS: 'some' is not one of one, all" in line
+    assert "DRIFT_BASE_REVISION and DRIFT_BASE_REF: set one of them, not both" in line
+    assert "DRIFT_BASE_REF: '--output=x' is not a git ref name" in line

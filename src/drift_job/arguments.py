@@ -7,10 +7,12 @@ from typing import NoReturn
 
 import drift_job
 from drift_job.errors import ExitCode
+from drift_job.kubernetes_job.arguments import add_k8s_command
 
 EXIT_CODES_HELP = """exit codes:
   0  no drift: the models match what the migrations build
-  1  drift: the models and the migrations differ (the report says how)
+  1  drift: the models and the migrations differ (the report says how), or
+     --lint=error found risky statements in new revisions
   2  bad input or configuration (settings, alembic.ini, env.py, models that fail to
      import, multiple heads, the safety guard refusing a connection)
   3  database unreachable or another transient infrastructure fault (retry later)
@@ -42,6 +44,14 @@ FLAG_KEYS = {
     "format": "DRIFT_FORMAT",
     "output": "DRIFT_OUTPUT",
     "summary_file": "DRIFT_SUMMARY_FILE",
+    "roundtrip": "DRIFT_ROUNDTRIP",
+    "roundtrip_to": "DRIFT_ROUNDTRIP_TO",
+    "base_revision": "DRIFT_BASE_REVISION",
+    "base_ref": "DRIFT_BASE_REF",
+    "heads": "DRIFT_HEADS",
+    "lint": "DRIFT_LINT",
+    "ignore_file": "DRIFT_IGNORE_FILE",
+    "strict_ignores": "DRIFT_STRICT_IGNORES",
 }
 
 
@@ -134,12 +144,35 @@ def _check_options(parser: argparse.ArgumentParser) -> None:
         help="objects the models cannot express (functions, views, triggers…) are drift "
         "(DRIFT_STRICT)",
     )
-    parser.add_argument("--format", help="text (default), json, markdown or junit (DRIFT_FORMAT)")
+    parser.add_argument(
+        "--format", help="text (default), json, markdown, junit, sarif or github (DRIFT_FORMAT)"
+    )
     parser.add_argument("--output", metavar="FILE", help="write the report to FILE (DRIFT_OUTPUT)")
     parser.add_argument(
         "--summary-file",
         metavar="FILE",
         help="write the one-line JSON summary to FILE (DRIFT_SUMMARY_FILE)",
+    )
+    parser.add_argument(
+        "--base-revision",
+        metavar="REV",
+        help="revisions after REV are new: each must descend from it (DRIFT_BASE_REVISION)",
+    )
+    parser.add_argument(
+        "--base-ref",
+        metavar="GITREF",
+        help="revisions not in the versions directory at this git ref (e.g. origin/main) are "
+        "new: each must descend from its head (DRIFT_BASE_REF)",
+    )
+    parser.add_argument(
+        "--heads", help="one (default: multiple heads are refused) or all (DRIFT_HEADS)"
+    )
+    parser.add_argument(
+        "--lint",
+        nargs="?",
+        const="warn",
+        help="data-safety lint of the new revisions: warn (the flag alone) or error "
+        "(findings fail the check) (DRIFT_LINT, off)",
     )
     parser.add_argument(
         "--set-env",
@@ -153,6 +186,41 @@ def _check_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--driver", help="DBAPI driver for the project's URL (DRIFT_DRIVER)")
     parser.add_argument(
         "--timeout", metavar="DURATION", help="overall deadline (DRIFT_TIMEOUT, 15m)"
+    )
+    parser.add_argument(
+        "--roundtrip",
+        action="store_const",
+        const="1",
+        help="also downgrade each revision and upgrade again, comparing the schema at each "
+        "step (DRIFT_ROUNDTRIP)",
+    )
+    parser.add_argument(
+        "--roundtrip-to",
+        metavar="REV",
+        help="downgrade only down to this revision (DRIFT_ROUNDTRIP_TO, base)",
+    )
+    parser.add_argument(
+        "--roundtrip-skip",
+        metavar="REV=REASON",
+        action="append",
+        help="never downgrade REV, irreversible on purpose (repeatable; DRIFT_ROUNDTRIP_SKIP)",
+    )
+    parser.add_argument(
+        "--report",
+        metavar="FORMAT:FILE",
+        action="append",
+        help="also write a report in FORMAT to FILE, e.g. junit:out.xml (repeatable; DRIFT_REPORT)",
+    )
+    parser.add_argument(
+        "--ignore-file",
+        metavar="FILE",
+        help="more ignore rules ([[ignore]] tables) (DRIFT_IGNORE_FILE)",
+    )
+    parser.add_argument(
+        "--strict-ignores",
+        action="store_const",
+        const="1",
+        help="expired or unused ignore rules are errors (DRIFT_STRICT_IGNORES)",
     )
     parser.add_argument(
         "--orphan-ttl",
@@ -212,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also connect and confirm the role may create databases",
     )
+    add_k8s_command(commands)
     return parser
 
 
@@ -219,6 +288,10 @@ def flags_of(args: argparse.Namespace) -> dict[str, str | None]:
     flags = {key: getattr(args, dest, None) for dest, key in FLAG_KEYS.items()}
     if getattr(args, "set_env", None):
         flags["DRIFT_SET_ENV"] = "\n".join(args.set_env)
+    if getattr(args, "report", None):
+        flags["DRIFT_REPORT"] = "\n".join(args.report)
     if getattr(args, "x", None):
         flags["DRIFT_ALEMBIC_X"] = "\n".join(args.x)
+    if getattr(args, "roundtrip_skip", None):
+        flags["DRIFT_ROUNDTRIP_SKIP"] = "\n".join(args.roundtrip_skip)
     return flags

@@ -47,18 +47,16 @@ def _emit(settings: Settings, result: CheckResult) -> None:
     rewrites them (a short password would otherwise mangle them).
     """
     from drift_job.report import (  # noqa: PLC0415 - only when needed
-        render_json,
-        render_junit,
-        render_markdown,
         render_text,
         summary_line,
         termination_paths,
         use_color,
         write_file,
     )
+    from drift_job.report_formats import RENDERERS  # noqa: PLC0415
+    from drift_job.report_outputs import append_step_summary, write_reports  # noqa: PLC0415
 
-    renderers = {"json": render_json, "markdown": render_markdown, "junit": render_junit}
-    renderer = renderers.get(settings.output_format)
+    renderer = RENDERERS.get(settings.output_format)
     if renderer is not None:
         report = renderer(result)
     else:
@@ -70,11 +68,16 @@ def _emit(settings: Settings, result: CheckResult) -> None:
         sys.stdout.write(report)
     if result.status == "error":
         print(f"drift-check: {result.message}", file=sys.stderr)
+    if settings.output_format != "text" or settings.output is not None:
+        for warning in result.ignore_warnings:  # the text report on stdout has them already
+            print(f"drift-check: warning: {warning}", file=sys.stderr)
     summary = summary_line(result) + "\n"
     for path in termination_paths(settings.termination_message_path):
         write_file(path, summary)
     if settings.summary_file is not None:
         write_file(settings.summary_file, summary)
+    write_reports(settings.reports, result)
+    append_step_summary(result)
 
 
 def _show_project_output(result: CheckResult) -> None:
@@ -187,9 +190,13 @@ def _summarise_failure(error: DriftCheckError, redact: Redactor) -> None:
             path.write_text(summary_line(result) + "\n", encoding="utf-8")
 
 
-def run(argv: Sequence[str] | None = None) -> int:
+def run(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0912
     """Parse ``argv``, run the command, print its output; returns the exit code."""
     args = build_parser().parse_args(argv)
+    if args.command == "k8s":  # its own settings; the Kubernetes client is imported only here
+        from drift_job.kubernetes_job.command import run_k8s  # noqa: PLC0415
+
+        return run_k8s(args)
     redact = Redactor()
     streams = (sys.stdout, sys.stderr)
     sys.stderr = RedactingStream(sys.stderr, redact)  # free text only; stdout has the report

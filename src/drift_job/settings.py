@@ -6,6 +6,7 @@ a broken configuration in one round trip instead of one key at a time.
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import sys
@@ -15,6 +16,11 @@ from pathlib import Path
 
 from drift_job.envfile import read_env_file
 from drift_job.errors import ConfigError
+from drift_job.ignore_rules import IgnoreRule, expired_rules
+from drift_job.settings_file import read_settings_file
+from drift_job.settings_graph import base_settings
+from drift_job.settings_reports import report_targets
+from drift_job.settings_roundtrip import roundtrip_settings
 from drift_job.settings_rules import alembic_files, interpreter, server_kind
 from drift_job.settings_sources import Layers, Resolver
 from drift_job.settings_values import (
@@ -29,7 +35,7 @@ DEFAULT_ENV_FILE = ".env.k8s.development"
 PREFIX_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
 ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-FORMATS = ("text", "json", "markdown", "junit")
+FORMATS = ("text", "json", "markdown", "junit", "sarif", "github")
 DRIVERS = ("psycopg2", "psycopg", "asyncpg", "pg8000")
 #: Every key the tool reads; the README's settings table lists each (a test checks it).
 KNOWN_KEYS = (
@@ -64,9 +70,21 @@ KNOWN_KEYS = (
     "DRIFT_VERBOSE",
     "DRIFT_COMPARE",
     "DRIFT_STRICT",
+    "DRIFT_ROUNDTRIP",
+    "DRIFT_ROUNDTRIP_TO",
+    "DRIFT_ROUNDTRIP_SKIP",
+    "DRIFT_BASE_REVISION",
+    "DRIFT_BASE_REF",
+    "DRIFT_HEADS",
+    "DRIFT_LINT",
+    "DRIFT_REPORT",
+    "DRIFT_IGNORE_FILE",
+    "DRIFT_STRICT_IGNORES",
 )
 #: Which passes compare the migrated database with the models.
 COMPARE_MODES = ("both", "autogenerate")
+HEADS_MODES = ("one", "all")
+LINT_MODES = ("off", "warn", "error")
 
 
 @dataclass(frozen=True)
@@ -116,6 +134,27 @@ class Settings:
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     #: The env file's values: the project's code sees them too (below the real environment).
     env_file_values: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    #: Downgrade every revision (down to ``roundtrip_to``) and upgrade again, comparing.
+    roundtrip: bool = False
+    roundtrip_to: str | None = None
+    #: (revision, reason): irreversible on purpose, never downgraded.
+    roundtrip_skip: tuple[tuple[str, str], ...] = ()
+    #: The main line new revisions are checked against (a revision id, or a git ref).
+    base_revision: str | None = None
+    base_ref: str | None = None
+    #: ``all``: several heads on purpose (branch labels), each checked; ``one`` refuses them.
+    heads: str = "one"
+    #: The data-safety lint of new revisions: ``off``, ``warn``, or ``error`` (fails the check).
+    lint: str = "off"
+    #: More reports from the same run: (format, file), each written whatever the outcome.
+    reports: tuple[tuple[str, Path], ...] = ()
+    #: Accepted differences, from the settings file and the ignore file.
+    ignore_rules: tuple[IgnoreRule, ...] = ()
+    #: Expired and unused ignore rules are errors (exit 2), not warnings.
+    strict_ignores: bool = False
+    #: pyproject.toml ([tool.drift-check]) or drift-check.toml, when the project has one.
+    settings_file: Path | None = None
+    ignore_file: Path | None = None
 
     @property
     def embedded(self) -> bool:
@@ -176,8 +215,23 @@ class Settings:
             "DRIFT_VERBOSE": "yes" if self.verbose else "no",
             "DRIFT_COMPARE": self.compare,
             "DRIFT_STRICT": "yes" if self.strict else "no",
+            "DRIFT_ROUNDTRIP": "yes" if self.roundtrip else "no",
+            "DRIFT_ROUNDTRIP_TO": self.roundtrip_to or "(base)",
+            "DRIFT_ROUNDTRIP_SKIP": "; ".join(f"{r}={why}" for r, why in self.roundtrip_skip)
+            or "(none)",
+            "DRIFT_BASE_REVISION": self.base_revision or "(none)",
+            "DRIFT_BASE_REF": self.base_ref or "(none)",
+            "DRIFT_HEADS": self.heads,
+            "DRIFT_LINT": self.lint,
+            "DRIFT_REPORT": "; ".join(f"{fmt}:{path}" for fmt, path in self.reports) or "(none)",
+            "DRIFT_IGNORE_FILE": f"{self.ignore_file or '(none)'} ({len(self.ignore_rules)} "
+            f"ignore rule(s) in all{self._settings_file_shown()})",
+            "DRIFT_STRICT_IGNORES": "yes" if self.strict_ignores else "no",
         }
         return {key: f"{value}  [{self._source(key)}]" for key, value in shown.items()}
+
+    def _settings_file_shown(self) -> str:
+        return f"; settings file {self.settings_file}" if self.settings_file else ""
 
     def _source(self, key: str) -> str:
         layer, _, via = self.sources.get(key, "default").partition(":")
@@ -226,11 +280,24 @@ def load_settings(
     early = Layers([("flag", given), ("environment", environ)], problems)
     project_dir = _project_dir(early, base_dir)
     env_file, file_values = _env_file(early, environ, base_dir, project_dir)
-    layers = Layers(
+    before_file = Layers(
         [("flag", given), ("environment", environ), ("env file", file_values)], problems
     )
-    layers.sources.update(early.sources)
-    layers.rejected.update(early.rejected)
+    named_ignore_file = before_file.get("DRIFT_IGNORE_FILE")
+    ignore_file = base_dir / named_ignore_file if named_ignore_file else None
+    project_file = read_settings_file(project_dir, ignore_file, problems)
+    layers = Layers(
+        [
+            ("flag", given),
+            ("environment", environ),
+            ("env file", file_values),
+            (project_file.layer, project_file.values),
+        ],
+        problems,
+    )
+    for earlier in (early, before_file):
+        layers.sources.update(earlier.sources)
+        layers.rejected.update(earlier.rejected)
     resolve = Resolver(layers, base_dir)
 
     host = layers.get("POSTGRES_HOST", "PGHOST")
@@ -247,6 +314,10 @@ def load_settings(
         "DRIFT_URL_ENV", ENV_NAME_PATTERN, "is not a valid environment variable name"
     )
     maintenance_db = layers.get("DRIFT_MAINTENANCE_DB")
+    roundtrip, roundtrip_to, roundtrip_skip = roundtrip_settings(resolve)
+    # Resolved before the Settings are built, so that their sources are recorded.
+    reports = report_targets(resolve, FORMATS)
+    strict_ignores = resolve.boolean("DRIFT_STRICT_IGNORES")
     settings = Settings(
         host=host,
         port=resolve.port() if configured else 5432,
@@ -287,8 +358,21 @@ def load_settings(
         env_file=env_file,
         env_file_values={k: v for k, v in file_values.items() if v is not None},
         secret_files=dict(resolve.secret_files),
+        **base_settings(resolve, problems),
+        heads=resolve.choice("DRIFT_HEADS", HEADS_MODES) or "one",
+        lint=resolve.choice("DRIFT_LINT", LINT_MODES) or "off",
         sources=dict(layers.sources),
+        roundtrip=roundtrip,
+        roundtrip_to=roundtrip_to,
+        roundtrip_skip=roundtrip_skip,
+        reports=reports,
+        ignore_rules=tuple(project_file.rules),
+        strict_ignores=strict_ignores,
+        settings_file=project_file.path,
+        ignore_file=ignore_file,
     )
+    if settings.strict_ignores:  # known before anything is created
+        problems += expired_rules(settings.ignore_rules, datetime.date.today())
     if problems:
         raise ConfigError("; ".join(problems))
     return settings

@@ -23,7 +23,7 @@ MIN_WORKER_MEMORY = 64 << 20
 TRUE_WORDS = ("1", "true", "yes")
 FALSE_WORDS = ("0", "false", "no")
 #: Keys whose values are lists separated by newlines (or ``;``).
-MULTILINE_KEYS = frozenset({"DRIFT_SET_ENV", "DRIFT_ALEMBIC_X"})
+MULTILINE_KEYS = frozenset({"DRIFT_SET_ENV", "DRIFT_ALEMBIC_X", "DRIFT_REPORT"})
 
 
 def parse_duration(text: str) -> float:

@@ -166,6 +166,14 @@ def _postmaster(data: Path) -> int | None:
     return pid if _running(pid) and Path(cwd) == data.resolve() else None
 
 
+def copied_bindir(workdir: Path, bindir: Path) -> Path:
+    """Where a run copies the installation of ``bindir`` when the unprivileged account cannot
+    reach it: as deep as in the wheel (``<package>/pginstall/bin``), so that relative library
+    paths still resolve."""
+    install = bindir.parent
+    return workdir / "pg" / install.parent.name / install.name / bindir.name
+
+
 def _stop(workdir: Path, owner: Owner) -> int | None:
     """Stop the server in ``workdir`` (pg_ctl as the data's owner, else signals); its pid."""
     data = workdir / "data"
@@ -176,7 +184,7 @@ def _stop(workdir: Path, owner: Owner) -> int | None:
     with contextlib.suppress(OSError, KeyError):
         data_uid = data.stat().st_uid
         account = pwd.getpwuid(data_uid) if data_uid != os.geteuid() else None
-    for bindir in (workdir / "pginstall" / "bin", Path(owner.bindir)):
+    for bindir in (copied_bindir(workdir, Path(owner.bindir)), Path(owner.bindir)):
         if (bindir / "pg_ctl").is_file() and (os.geteuid() != 0 or account is not None):
             args = ["pg_ctl", "-D", str(data), "-m", "immediate", "-w", "-t", "30", "stop"]
             with contextlib.suppress(OSError, subprocess.TimeoutExpired):

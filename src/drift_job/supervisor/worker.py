@@ -70,6 +70,12 @@ def job_message(
         "url_env": settings.url_env,
         "set_env": [list(pair) for pair in settings.set_env],
         "memory_limit": settings.worker_memory,
+        "review": {
+            "base_revision": settings.base_revision,
+            "base_ref": settings.base_ref,
+            "heads": settings.heads,
+            "lint": settings.lint != "off",
+        },
     }
 
 

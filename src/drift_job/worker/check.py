@@ -24,9 +24,12 @@ from .environment import (
     target_url,
 )
 from .guard import SafetyGuard
+from .locations import SourceIndex
 from .main_support import Channel, Commands, Stages
 from .models_build import EarlyBuild
-from .project import load_revisions, open_project, read_config
+from .project import Project, load_revisions, open_project, read_config
+from .review import lint_revisions, review_graph
+from .roundtrip import RoundTrip
 from .stray_models import stray_tables
 from .upgrade import shared_connection, upgrade, watch_configure
 
@@ -71,8 +74,11 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
         os.environ.update(environment)  # before the project's first import
         project = open_project(config, job["project"])
         run.env_py, run.version_dirs = project.env_py, project.version_dirs
-        load_revisions(project)
-        note.append(f"head {project.head or '(no migrations)'}")
+        review = job.get("review", {})
+        load_revisions(project, all_heads=review.get("heads") == "all")
+        new = review_graph(project, review)
+        trip = RoundTrip(project, url, sync_url, job["roundtrip"]) if job.get("roundtrip") else None
+        note.append(f"head {project.head or '(no migrations)'}{new.note}")
     channel.send(
         protocol.REVISIONS,
         head=project.head,
@@ -80,6 +86,7 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
         files=project.files,
         environment=sorted(environment),
         version_dirs=[str(d) for d in project.version_dirs],
+        env_py=str(project.env_py.resolve()),
     )
     commands.expect(protocol.GO)
     commands.watch()
@@ -96,8 +103,9 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
         early.start if early is not None else lambda options: None,
     )
     with stages.stage("migrate") as note:
-        upgrade(project, url, sync_url)
+        _upgrade(project, url, sync_url, trip)
         note.append(f"upgraded to {project.head or 'base (no migrations)'} ({driver})")
+        note.extend(["one revision at a time"] if trip is not None else [])
     with stages.stage("compare") as note:
         with shared_connection(project, url, sync_url, autogenerate=True) as autogen_config:
             upgrade_ops, context = run_autogenerate(project, autogen_config)
@@ -105,22 +113,73 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
         note.append(f"{len(differences)} difference(s)")
     information: list[dict[str, Any]] = []
     if early is not None:
-        with stages.stage("catalog") as note:
-            differences, information, fixing = run_catalog_pass(
-                configured, sync_url, early.url, differences, built=early.stands(configured)
-            )
-            information += stray_tables(Path(job["project_dir"]), metadatas_of(configured))
-            suggested = _with_catalog_fixes(suggested, fixing)
-            more = sum(1 for d in differences if d.get("source") == "catalog")
-            note.append(f"{more} more difference(s), {len(information)} information")
+        differences, information, suggested = _catalog(
+            stages,
+            configured=configured,
+            urls=(sync_url, early.url),
+            differences=differences,
+            suggested=suggested,
+            project_dir=job["project_dir"],
+            early=early,
+        )
+    lint = lint_revisions(project, new, stages) if review.get("lint") else None
+    roundtrip = _round_trip(trip, stages)
     if run.guard.violation is not None:  # env.py swallowed the guard's exception
         raise RuntimeError("the safety guard refused a connection")
+    if differences or information:  # a clean run reads no model source
+        index = SourceIndex(metadatas_of(configured), project.env_py)
+        for item in (*differences, *information):
+            index.locate(item)
     channel.send(
         protocol.RESULT,
         differences=differences,
         information=information,
         suggested_migration=suggested,
+        lint=lint,
+        roundtrip=roundtrip,
     )
+
+
+def _catalog(
+    stages: Stages,
+    *,
+    configured: dict[str, Any],
+    urls: tuple[URL, URL],
+    differences: list[dict[str, Any]],
+    suggested: str,
+    project_dir: str,
+    early: EarlyBuild,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
+    """The catalog pass: the migrated database against the one the models build (built
+    while the migrations ran, if ``early`` stands)."""
+    migrated_url, models_url = urls
+    with stages.stage("catalog") as note:
+        differences, information, fixing = run_catalog_pass(
+            configured, migrated_url, models_url, differences, built=early.stands(configured)
+        )
+        information += stray_tables(Path(project_dir), metadatas_of(configured))
+        more = sum(1 for d in differences if d.get("source") == "catalog")
+        note.append(f"{more} more difference(s), {len(information)} information")
+    return differences, information, _with_catalog_fixes(suggested, fixing)
+
+
+def _upgrade(project: Project, url: URL, sync_url: URL, trip: RoundTrip | None) -> None:
+    """To head: in one run, or one revision at a time for the round trip."""
+    if trip is not None:
+        trip.upgrade()
+    else:
+        upgrade(project, url, sync_url)
+
+
+def _round_trip(trip: RoundTrip | None, stages: Stages) -> dict[str, Any] | None:
+    """Last: the other passes compare the database at head."""
+    if trip is None:
+        return None
+    with stages.stage("roundtrip") as note:
+        found = trip.run()
+        checked, findings = len(found["checked"]), len(found["findings"])
+        note.append(f"{checked} revision(s) downgraded and upgraded again, {findings} finding(s)")
+    return found
 
 
 def _with_catalog_fixes(suggested: str, fixing: list[str]) -> str:

@@ -163,7 +163,7 @@ def classify(
     )
     if origin is not None:
         return Failure("migration", f"migration {origin.name} failed: {one_line(error)}")
-    if stage == "migrate" and any(
+    if stage in ("migrate", "roundtrip") and any(
         isinstance(item, exc.DBAPIError) for item in exception_chain(error)
     ):
         return Failure("migration", f"migrations failed: {one_line(error)}")

@@ -33,13 +33,17 @@ from .classify import (
 
 @dataclass
 class Project:
-    """A loaded Alembic project with a single head (or no migrations at all)."""
+    """A loaded Alembic project with a single head (several with ``--heads all``, or none
+    without migrations)."""
 
     config: Config
     script: ScriptDirectory
     options: Mapping[str, Any]
     head: str | None = None
     files: dict[str, str] = field(default_factory=dict)
+    #: What ``alembic upgrade`` is given: ``heads`` only when there are several on purpose,
+    #: so env.py's ``context.get_revision_argument()`` is what ``alembic upgrade head`` gives.
+    upgrade_target: str = "head"
 
     @property
     def env_py(self) -> Path:
@@ -189,8 +193,8 @@ def _duplicate_files(project: Project, revision: str) -> list[str]:
     )
 
 
-def load_revisions(project: Project) -> None:
-    """Import every revision file; exactly one head is allowed."""
+def load_revisions(project: Project, *, all_heads: bool = False) -> None:
+    """Import every revision file; exactly one head is allowed, unless ``all_heads``."""
     script = project.script
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -213,14 +217,15 @@ def load_revisions(project: Project) -> None:
                 f"migration graph: revision id {match.group(1)} is "
                 f"declared by both {files}; give one of them a new id",
             )
-    if len(heads) > 1:
+    if len(heads) > 1 and not all_heads:
         listed = ", ".join(f"{h} ({_file(script.get_revision(h), h)})" for h in heads)
         raise Failure(
             "config",
             f"migration graph: multiple heads: {listed}; merge them with: "
             f"alembic merge -m 'merge heads' {' '.join(heads)}",
         )
-    project.head = heads[0] if heads else None
+    project.head = ", ".join(heads) if heads else None
+    project.upgrade_target = "heads" if len(heads) > 1 else "head"
     project.files = {
         s.revision: _file(s, s.revision) for s in script.walk_revisions() if s is not None
     }

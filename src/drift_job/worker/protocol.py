@@ -19,15 +19,18 @@ HELLO = "hello"  # the worker is up: its Python, Alembic and SQLAlchemy versions
 REVISIONS = "revisions"  # the migration graph loaded: head, and the revision files
 STAGE = "stage"  # a stage started ("start") or finished ("end", with a note)
 APPLIED = "applied"  # one revision was applied during the upgrade
-RESULT = "result"  # the comparison's differences and the suggested migration
+RESULT = "result"  # the differences, the suggested migration, the lint's records, the round trip's
 ERROR = "error"  # a classified failure: stage, category, one-line message, traceback
 #: Supervisor → worker.
-JOB = "job"  # what to check and how to reach the temporary database
+JOB = "job"  # what to check (``roundtrip``: to, skip) and how to reach the temporary database
 GO = "go"  # the temporary database exists: migrate and compare
 MODELS = "models"  # the models' database exists (created while the migrations run)
 
 #: Error categories the worker reports; the supervisor maps each onto an exit code.
 CATEGORIES = ("config", "guard", "migration", "infrastructure", "login")
+#: Round-trip findings that are a migration raising, not a trace it left.
+DOWNGRADE_FAILED = "roundtrip_downgrade_failed"
+UPGRADE_FAILED = "roundtrip_upgrade_failed"
 
 
 class ProtocolError(Exception):

@@ -74,4 +74,4 @@ def watch_configure(
 
 def upgrade(project: Project, url: URL, sync_url: URL) -> None:
     with shared_connection(project, url, sync_url, autogenerate=False) as config:
-        command.upgrade(config, "head")
+        command.upgrade(config, project.upgrade_target)
