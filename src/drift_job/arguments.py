@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import NoReturn
 
-from drift_job import __version__
+import drift_job
 from drift_job.errors import ExitCode
 from drift_job.kubernetes_job.arguments import add_k8s_command
 
@@ -63,6 +63,14 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(ExitCode.BAD_INPUT, f"drift-check: {message} (see drift-check --help)\n")
+
+
+class _Version(argparse.Action):
+    """``--version``, looked up only when asked for (see drift_job.__getattr__)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> NoReturn:
+        print(f"drift-check {drift_job.__version__}")
+        parser.exit()
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -258,7 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"drift-check {__version__}")
+    parser.add_argument(
+        "--version", action=_Version, nargs=0, help="show program's version number and exit"
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     check = commands.add_parser(

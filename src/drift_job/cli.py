@@ -1,4 +1,8 @@
-"""The ``drift-check`` command: argument parsing and output, over :mod:`drift_job.runner`."""
+"""The ``drift-check`` command: argument parsing and output, over :mod:`drift_job.runner`.
+
+The library (server, supervisor, psycopg2) is imported only by the commands that run it, so
+``--help``, ``--version`` and ``config`` start fast.
+"""
 
 from __future__ import annotations
 
@@ -11,27 +15,19 @@ import threading
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 from urllib.parse import quote
 
-from drift_job import __version__
+import drift_job
 from drift_job.arguments import build_parser, flags_of
 from drift_job.errors import DriftCheckError, ExitCode
 from drift_job.failure_report import discard_stdout, report_failure
-from drift_job.report import (
-    CheckResult,
-    render_text,
-    summary_line,
-    termination_paths,
-    use_color,
-    write_file,
-)
-from drift_job.report_formats import RENDERERS
-from drift_job.report_outputs import append_step_summary, write_reports
-from drift_job.runner import check_connection, run_check, run_sweep
-from drift_job.settings import Settings, load_settings, parse_duration
 from drift_job.supervisor.control import BACKGROUND_THREAD
 from drift_job.supervisor.redaction import RedactingStream, Redactor
+
+if TYPE_CHECKING:
+    from drift_job.report import CheckResult
+    from drift_job.settings import Settings
 
 
 def _print_stage(stream: IO[str]) -> Callable[[str, float, str], None]:
@@ -50,6 +46,16 @@ def _emit(settings: Settings, result: CheckResult) -> None:
     Reports are written as rendered: their values never hold the password, so nothing
     rewrites them (a short password would otherwise mangle them).
     """
+    from drift_job.report import (  # noqa: PLC0415 - only when needed
+        render_text,
+        summary_line,
+        termination_paths,
+        use_color,
+        write_file,
+    )
+    from drift_job.report_formats import RENDERERS  # noqa: PLC0415
+    from drift_job.report_outputs import append_step_summary, write_reports  # noqa: PLC0415
+
     renderer = RENDERERS.get(settings.output_format)
     if renderer is not None:
         report = renderer(result)
@@ -86,8 +92,10 @@ def _show_project_output(result: CheckResult) -> None:
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:
     progress_stream = sys.stdout if settings.output_format == "text" else sys.stderr
-    print(f"drift-check {__version__}", file=progress_stream, flush=True)
+    print(f"drift-check {drift_job.__version__}", file=progress_stream, flush=True)
     verbose = settings.verbose
+    from drift_job.runner import run_check  # noqa: PLC0415 - only when needed
+
     result = run_check(
         settings,
         progress=_print_stage(progress_stream),
@@ -126,6 +134,8 @@ def _sweep_age(text: str) -> float:
     """``--older-than``: a duration, or 0 (every leftover of ours whose run is gone)."""
     if ZERO_DURATION.match(text):
         return 0.0
+    from drift_job.settings import parse_duration  # noqa: PLC0415 - only when needed
+
     try:
         return parse_duration(text)
     except ValueError:
@@ -136,6 +146,8 @@ def _sweep_age(text: str) -> float:
 
 def _sweep(args: argparse.Namespace, settings: Settings) -> int:
     older_than = settings.orphan_ttl if args.older_than is None else _sweep_age(args.older_than)
+    from drift_job.runner import run_sweep  # noqa: PLC0415 - only when needed
+
     outcome = run_sweep(
         settings, older_than, dry_run=args.dry_run, log=print, cache=args.sweep_cache
     )
@@ -166,12 +178,16 @@ def _config(args: argparse.Namespace, settings: Settings, stdout: IO[str]) -> in
     for key, value in settings.describe().items():
         print(f"{key}={value}", file=stdout)
     if args.check_connection:
+        from drift_job.runner import check_connection  # noqa: PLC0415 - only when needed
+
         print(check_connection(settings))
     return ExitCode.CLEAN
 
 
 def _summarise_failure(error: DriftCheckError, redact: Redactor) -> None:
     """Settings could not be loaded: still leave the summary where Kubernetes looks for it."""
+    from drift_job.report import CheckResult, summary_line, termination_paths  # noqa: PLC0415
+
     explicit = os.environ.get("DRIFT_TERMINATION_MESSAGE_PATH")
     result = CheckResult(status="error", exit_code=error.exit_code, message=redact(str(error)))
     for path in termination_paths(Path(explicit) if explicit else None):
@@ -191,6 +207,8 @@ def run(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0912
     streams = (sys.stdout, sys.stderr)
     sys.stderr = RedactingStream(sys.stderr, redact)  # free text only; stdout has the report
     settings: Settings | None = None
+    from drift_job.settings import load_settings  # noqa: PLC0415 - after a --help
+
     try:
         settings = load_settings(flags_of(args))
         for secret in settings.secrets():
@@ -235,10 +253,14 @@ def run(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0912
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point. After an interruption a call to the server may still be blocked
-    in its thread, so the process ends without waiting for it."""
+    in its thread, so the process ends without waiting for it; and once the report is
+    flushed (the databases are dropped by then) it ends without tearing its heap down."""
     code = run(argv)
-    if any(t.name == BACKGROUND_THREAD and t.is_alive() for t in threading.enumerate()):
-        sys.stdout.flush()
-        sys.stderr.flush()
+    if argv is None or any(
+        t.name == BACKGROUND_THREAD and t.is_alive() for t in threading.enumerate()
+    ):
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):  # a reader that went away
+                stream.flush()
         os._exit(code)
     return code

@@ -14,8 +14,6 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
-from dotenv import dotenv_values
-
 MAX_BYTES = 1 << 20
 #: A file that is not an env file at all is named once, not line by line.
 MAX_LINE_PROBLEMS = 5
@@ -119,6 +117,8 @@ def read_env_file(
         more = len(found) - len(shown)
         problems.extend(shown + ([f"env file {path}: {more} more bad line(s)"] if more else []))
         return {}
+    from dotenv import dotenv_values  # noqa: PLC0415 - only with an env file: a fast start
+
     return interpolate(dotenv_values(stream=io.StringIO(text), interpolate=False), environ)
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from drift_job import __version__, lint_report, roundtrip_report
+import drift_job
+from drift_job import lint_report, roundtrip_report
 from drift_job.checks import CheckOutcome
 from drift_job.comparison import NORMALISER_VERSION, Difference, Information
 from drift_job.ignore_rules import Accepted
@@ -52,7 +53,7 @@ class CheckResult:
     #: Databases the migrations created on the server during the run (left alone by us).
     created_databases: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-    tool_version: str = __version__
+    tool_version: str = field(default_factory=lambda: drift_job.__version__)
     #: How the migration cache served the run (None without one): see cache_run.summary.
     cache: dict[str, Any] | None = None
     #: The last lines the project's code printed (redacted free text); never serialised.

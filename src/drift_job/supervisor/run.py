@@ -220,12 +220,11 @@ class Supervisor:
             temporary.admin = self._wait(preparing)
             before = self._create_migrated(cache, name, address)
             self.worker.send(protocol.GO, **cache.go())
-            self._store_in_cache(cache, name)
-            if models is not None:  # once the migrations have run: what broke is then known
-                self._await(protocol.WANT_MODELS)
-                self.stage = "catalog"
+            if models is not None:  # while the migrations run; the worker then builds it
+                self.stage = "migrate"
                 self._wait(Background(lambda: temporary.create([models], self._blame)))
                 self.worker.send(protocol.MODELS)
+            self._store_in_cache(cache, name)
             outcome = self._await(protocol.RESULT)
             result.cache = cache.summary(self.applied)
             result.created_databases = temporary.created_since(before)

@@ -24,6 +24,11 @@ EXTENSIONS = (
     "SELECT e.extname, n.nspname FROM pg_extension e "
     "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname <> 'plpgsql'"
 )
+#: Commits on the throwaway models' database need not wait for the disk.
+NO_FLUSH_WAIT = "SET synchronous_commit TO off"
+#: The models' database is ours alone: each statement commits on its own, so no one
+#: transaction holds a lock on every table (thousands exceed the server's lock table).
+AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 if TYPE_CHECKING:  # only in annotations: the worker also runs on Python 3.8
     Described = Mapping[str, Any]
 #: The catalog's object_type → what Alembic's include_object / include_name call it.
@@ -66,15 +71,17 @@ def _schemas_of(metadatas: Iterable[sa.MetaData]) -> set[str]:
     return found
 
 
-def build_models_database(
-    migrated: Connection, models: Connection, metadatas: list[sa.MetaData]
-) -> list[dict[str, Any]]:
-    """``create_all`` into the empty models database, after the extensions the migrated
-    database has (a model may use citext or vector) and the schemas the models use. The
-    extensions are returned as information: models cannot express them."""
-    with migrated.begin():  # begun and ended here: SQLAlchemy 1.4 and 2 alike
-        extensions = migrated.execute(sa.text(EXTENSIONS)).fetchall()
-    with models.begin():
+def create_models(
+    models: Connection,
+    metadatas: list[sa.MetaData],
+    extensions: Sequence[tuple[str, str]] = (),
+    *,
+    tables: bool = True,
+) -> None:
+    """Into the models' database: the schemas the models use, ``extensions`` (name, schema),
+    then (``tables``) ``create_all``."""
+    with models.begin():  # begun and ended here: SQLAlchemy 1.4 and 2 alike
+        models.execute(sa.text(NO_FLUSH_WAIT))
         for schema in sorted(_schemas_of(metadatas)):
             models.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {_quoted(schema)}"))
         for name, schema in extensions:
@@ -84,8 +91,20 @@ def build_models_database(
                     f"CREATE EXTENSION IF NOT EXISTS {_quoted(name)} WITH SCHEMA {_quoted(schema)}"
                 )
             )
-        for metadata in metadatas:
+        for metadata in metadatas if tables else ():
             metadata.create_all(models)
+
+
+def build_models_database(
+    migrated: Connection, models: Connection, metadatas: list[sa.MetaData], *, built: bool
+) -> list[dict[str, Any]]:
+    """``create_all`` into the empty models database (unless ``built`` already, while the
+    migrations ran), after the extensions the migrated database has (a model may use citext
+    or vector) and the schemas the models use. The extensions are returned as information:
+    models cannot express them."""
+    with migrated.begin():
+        extensions = [(str(n), str(s)) for n, s in migrated.execute(sa.text(EXTENSIONS))]
+    create_models(models, metadatas, extensions, tables=not built)
     return [
         {
             "kind": "extension",
@@ -100,8 +119,8 @@ def build_models_database(
 
 
 @contextmanager
-def _connected(url: URL) -> Iterator[Connection]:
-    engine = sa.create_engine(url, poolclass=NullPool)
+def connected(url: URL, **options: Any) -> Iterator[Connection]:
+    engine = sa.create_engine(url, poolclass=NullPool, **options)
     try:
         with engine.connect() as connection:
             yield connection
@@ -236,12 +255,13 @@ def run_catalog_pass(
     migrated_url: URL,
     models_url: URL,
     autogenerate: Sequence[Described],
+    built: bool = False,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
     """(every difference, each once; information; the lines fixing what only the catalog
-    pass found)."""
+    pass found). ``built``: the models' tables were created while the migrations ran."""
     metadatas = metadatas_of(options)
-    with _connected(migrated_url) as migrated, _connected(models_url) as models:
-        extensions = build_models_database(migrated, models, metadatas)
+    with connected(migrated_url) as migrated, connected(models_url, **AUTOCOMMIT) as models:
+        extensions = build_models_database(migrated, models, metadatas, built=built)
         found, information = compare(snapshot(migrated), snapshot(models))
     information = extensions + information
     filters = _Filters(options, metadatas)

@@ -27,6 +27,7 @@ from .environment import (
 from .guard import SafetyGuard
 from .locations import SourceIndex
 from .main_support import Channel, Commands, Stages
+from .models_build import EarlyBuild
 from .project import Project, load_revisions, open_project, read_config
 from .review import lint_revisions, review_graph
 from .roundtrip import RoundTrip
@@ -94,10 +95,17 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
     go = commands.expect(protocol.GO)
     commands.watch()
     configured: dict[str, Any] = {}
+    early = None
+    if job.get("models_database"):
+        early = EarlyBuild(
+            target_url(server, job["models_database"], sync_driver(driver)),
+            lambda: commands.expect(protocol.MODELS),
+        )
     watch_configure(
         lambda revision: channel.send(protocol.APPLIED, revision=revision),
         configured,
-        StartCheck(go.get("start")),
+        configuring=StartCheck(go.get("start")),
+        on_configure=early.start if early is not None else lambda options: None,
     )
     with stages.stage("migrate") as note:
         _upgrade(project, url, sync_url, trip)
@@ -110,17 +118,15 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
         differences, suggested = summarise(upgrade_ops, context)
         note.append(f"{len(differences)} difference(s)")
     information: list[dict[str, Any]] = []
-    if job.get("models_database"):
-        channel.send(protocol.WANT_MODELS)
-        commands.expect(protocol.MODELS)  # created while the migrations ran
-        models_url = target_url(server, job["models_database"], sync_driver(driver))
+    if early is not None:
         differences, information, suggested = _catalog(
             stages,
             configured=configured,
-            urls=(sync_url, models_url),
+            urls=(sync_url, early.url),
             differences=differences,
             suggested=suggested,
             project_dir=job["project_dir"],
+            early=early,
         )
     lint = lint_revisions(project, new, stages) if review.get("lint") else None
     roundtrip = _round_trip(trip, stages)
@@ -148,12 +154,14 @@ def _catalog(
     differences: list[dict[str, Any]],
     suggested: str,
     project_dir: str,
+    early: EarlyBuild,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
-    """The catalog pass: the migrated database against the one the models build."""
+    """The catalog pass: the migrated database against the one the models build (built
+    while the migrations ran, if ``early`` stands)."""
     migrated_url, models_url = urls
     with stages.stage("catalog") as note:
         differences, information, fixing = run_catalog_pass(
-            configured, migrated_url, models_url, differences
+            configured, migrated_url, models_url, differences, built=early.stands(configured)
         )
         information += stray_tables(Path(project_dir), metadatas_of(configured))
         more = sum(1 for d in differences if d.get("source") == "catalog")

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import exc
 
+from .lock_table import is_lock_table_full, lock_table_message
 from .patterns import LOGIN_FAILURE
 
 DISCONNECT_HINTS = (
@@ -151,6 +152,8 @@ def classify(
         return Failure(
             "login", f"env.py could not log in to the temporary database: {one_line(error)}"
         )
+    if stage == "migrate" and is_lock_table_full(exception_chain(error)):
+        return Failure("migration", lock_table_message(stage))
     if is_disconnect(error):
         return Failure(
             "infrastructure", f"the database server went away during {stage}: {one_line(error)}"

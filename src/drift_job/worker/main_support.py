@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import queue
 import threading
 import time
 from collections.abc import Iterator
@@ -32,37 +31,60 @@ class Channel:
 
 class Commands:
     """The supervisor's commands; end of file means the supervisor is gone, and from
-    :meth:`watch` on a thread notices that at once, wherever the main thread is."""
+    :meth:`watch` on a thread notices that at once, wherever the main thread is.
+
+    Once watched, commands are delivered by kind: the early models' build waits for MODELS on
+    a thread of its own while the main thread may wait for RESUME, in either order. Anything
+    that is not a command is a protocol error for every waiter."""
 
     def __init__(self, fd: int) -> None:
         self._stream = os.fdopen(fd, "rb", buffering=0)
-        self._queue: queue.Queue[bytes] | None = None
-
-    def _line(self) -> bytes:
-        return self._queue.get() if self._queue is not None else self._stream.readline()
+        self._watched = False
+        self._arrived = threading.Condition()
+        self._inbox: dict[str, list[dict[str, Any]]] = {}
+        self._fault: str | None = None
 
     def expect(self, kind: str) -> dict[str, Any]:
-        line = self._line()
+        if not self._watched:
+            message = self._read()
+            if message["type"] != kind:
+                raise protocol.ProtocolError(f"expected {kind}, got {message['type']}")
+            return message
+        with self._arrived:
+            while True:
+                if self._fault is not None:
+                    raise protocol.ProtocolError(self._fault)
+                if self._inbox.get(kind):
+                    return self._inbox[kind].pop(0)
+                self._arrived.wait()
+
+    def _read(self) -> dict[str, Any]:
+        line = self._stream.readline()
         if not line:
             os._exit(SUPERVISOR_GONE)
-        message = protocol.decode(line)
-        if message["type"] != kind:
-            raise protocol.ProtocolError(f"expected {kind}, got {message['type']}")
-        return message
+        return protocol.decode(line)
 
     def watch(self) -> None:
         """Read commands on a thread from now on: a closed pipe ends the process even while
         the project's code runs (an orphaned worker must not go on migrating)."""
-        lines: queue.Queue[bytes] = queue.Queue()
 
         def read() -> None:
             while True:
-                line = self._stream.readline()
-                if not line:
-                    os._exit(SUPERVISOR_GONE)
-                lines.put(line)
+                try:
+                    message = self._read()
+                    fault = None
+                    if message["type"] not in protocol.COMMANDS:
+                        fault = f"not a command: {message['type']}"
+                except protocol.ProtocolError as exc:
+                    fault = str(exc)
+                with self._arrived:
+                    if fault is not None:
+                        self._fault = self._fault or fault
+                    else:
+                        self._inbox.setdefault(message["type"], []).append(message)
+                    self._arrived.notify_all()
 
-        self._queue = lines
+        self._watched = True
         threading.Thread(target=read, name="drift-check-watchdog", daemon=True).start()
 
 

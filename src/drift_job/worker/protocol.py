@@ -21,13 +21,14 @@ STAGE = "stage"  # a stage started ("start") or finished ("end", with a note)
 APPLIED = "applied"  # one revision was applied during the upgrade
 RESULT = "result"  # the differences, the suggested migration, the lint's records, the round trip's
 ERROR = "error"  # a classified failure: stage, category, one-line message, traceback
-WANT_MODELS = "want-models"  # autogenerate is done: the models' database is needed now
 MIGRATED = "migrated"  # the upgrade is done and its connection closed (the cache copies it)
 #: Supervisor → worker.
 JOB = "job"  # what to check (``roundtrip``: to, skip) and how to reach the temporary database
 GO = "go"  # the temporary database exists: migrate and compare
-MODELS = "models"  # the models' database exists: build it and compare the catalogs
+MODELS = "models"  # the models' database exists (created while the migrations run)
 RESUME = "resume"  # the migrated database was copied into the cache: go on comparing
+#: What the worker accepts once it watches the command pipe.
+COMMANDS = (GO, MODELS, RESUME)
 
 #: Error categories the worker reports; the supervisor maps each onto an exit code.
 CATEGORIES = ("config", "guard", "migration", "infrastructure", "login")

@@ -20,7 +20,7 @@ from alembic.script import Script
 from sqlalchemy.engine import URL
 
 from .catalog import Snapshot, snapshot
-from .catalog_pass import _connected
+from .catalog_pass import connected
 from .classify import Failure, classify, one_line
 from .project import Project
 from .protocol import DOWNGRADE_FAILED, UPGRADE_FAILED
@@ -113,7 +113,7 @@ class RoundTrip:
         self._blamed: set[tuple[Any, ...]] = set()
 
     def _snapshot(self) -> Snapshot:
-        with _connected(self.sync_url) as connection:
+        with connected(self.sync_url) as connection:
             return snapshot(connection)
 
     def upgrade(self) -> None:

@@ -49,10 +49,12 @@ def watch_configure(
     applied: Callable[[str], None],
     options: dict[str, Any],
     configuring: Callable[[dict[str, Any]], None] = lambda options: None,
+    on_configure: Callable[[dict[str, Any]], None] = lambda options: None,
 ) -> None:
     """Add our callback to whatever ``on_version_apply`` env.py passes to ``configure()``,
     and keep what env.py configured (its metadata and filters serve the catalog pass);
-    ``configuring`` sees the options first."""
+    ``configuring`` sees the options first, ``on_configure`` is told once it is configured,
+    before any migration runs."""
     original = EnvironmentContext.configure
 
     def configure(self: EnvironmentContext, *args: Any, **kwargs: Any) -> None:
@@ -68,6 +70,7 @@ def watch_configure(
         callbacks = util.to_tuple(kwargs.get("on_version_apply"), default=())
         kwargs["on_version_apply"] = (*callbacks, on_apply)
         original(self, *args, **kwargs)
+        on_configure(options)
 
     EnvironmentContext.configure = configure  # type: ignore[method-assign]
 
