@@ -76,17 +76,23 @@ def find_tools(server_major: int) -> DumpTools:
     )
 
 
+#: libpq's environment variable for each connection keyword drift-check uses.
+LIBPQ_VARIABLES = {
+    "host": "PGHOST",
+    "port": "PGPORT",
+    "dbname": "PGDATABASE",
+    "user": "PGUSER",
+    "password": "PGPASSWORD",
+    "sslmode": "PGSSLMODE",
+}
+
+
 def _environment(address: ServerAddress, database: str) -> dict[str, str]:
     """libpq settings through the environment: the password never appears in arguments."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    env.update(PGHOST=address.host, PGPORT=str(address.port), PGDATABASE=database)
+    for keyword, value in address.connect_kwargs(database).items():
+        env[LIBPQ_VARIABLES[keyword]] = str(value)
     env.update(PGCONNECT_TIMEOUT="10", PGAPPNAME="drift-check cache")
-    if address.user:
-        env["PGUSER"] = address.user
-    if address.password is not None:
-        env["PGPASSWORD"] = address.password
-    if address.sslmode:
-        env["PGSSLMODE"] = address.sslmode
     return env
 
 
