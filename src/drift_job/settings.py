@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 import os
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +16,10 @@ from pathlib import Path
 from drift_job.envfile import read_env_file
 from drift_job.errors import ConfigError
 from drift_job.ignore_rules import IgnoreRule, expired_rules
-from drift_job.settings_cache import cache_options, describe_cache
+from drift_job.settings_cache import cache_options
 from drift_job.settings_file import read_settings_file
 from drift_job.settings_graph import base_settings
+from drift_job.settings_keys import KNOWN_KEYS
 from drift_job.settings_reports import report_targets
 from drift_job.settings_roundtrip import roundtrip_settings
 from drift_job.settings_rules import alembic_files, interpreter, server_kind
@@ -38,54 +38,6 @@ ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 FORMATS = ("text", "json", "markdown", "junit", "sarif", "github")
 DRIVERS = ("psycopg2", "psycopg", "asyncpg", "pg8000")
-#: Every key the tool reads; the README's settings table lists each (a test checks it).
-KNOWN_KEYS = (
-    "POSTGRES_HOST",
-    "POSTGRES_PORT",
-    "POSTGRES_USER",
-    "POSTGRES_USER_FILE",
-    "POSTGRES_PASSWORD",
-    "POSTGRES_PASSWORD_FILE",
-    "POSTGRES_DB",
-    "POSTGRES_SSLMODE",
-    "ALEMBIC_CONFIG",
-    "DRIFT_ALEMBIC_NAME",
-    "DRIFT_ALEMBIC_X",
-    "DRIFT_SERVER",
-    "DRIFT_MAINTENANCE_DB",
-    "DRIFT_PYTHON",
-    "DRIFT_WORKER_MEMORY",
-    "DRIFT_DB_PREFIX",
-    "DRIFT_URL_ENV",
-    "DRIFT_SET_ENV",
-    "DRIFT_DRIVER",
-    "DRIFT_PROJECT_DIR",
-    "DRIFT_ENV_FILE",
-    "DRIFT_CONNECT_TIMEOUT",
-    "DRIFT_TIMEOUT",
-    "DRIFT_ORPHAN_TTL",
-    "DRIFT_FORMAT",
-    "DRIFT_OUTPUT",
-    "DRIFT_SUMMARY_FILE",
-    "DRIFT_TERMINATION_MESSAGE_PATH",
-    "DRIFT_VERBOSE",
-    "DRIFT_COMPARE",
-    "DRIFT_STRICT",
-    "DRIFT_ROUNDTRIP",
-    "DRIFT_ROUNDTRIP_TO",
-    "DRIFT_ROUNDTRIP_SKIP",
-    "DRIFT_BASE_REVISION",
-    "DRIFT_BASE_REF",
-    "DRIFT_HEADS",
-    "DRIFT_LINT",
-    "DRIFT_REPORT",
-    "DRIFT_IGNORE_FILE",
-    "DRIFT_STRICT_IGNORES",
-    "DRIFT_CACHE",
-    "DRIFT_CACHE_KEEP",
-    "DRIFT_CACHE_KEY_PATHS",
-    "DRIFT_CACHE_DIR",
-)
 #: Which passes compare the migrated database with the models.
 COMPARE_MODES = ("both", "autogenerate")
 HEADS_MODES = ("one", "all")
@@ -176,78 +128,11 @@ class Settings:
         """Values that must never be printed."""
         return (self.password,) if self.password else ()
 
-    def _alembic_shown(self) -> str:
-        toml = f"[tool.alembic] in {self.toml_file}" if self.toml_file else ""
-        if self.alembic_config is None:
-            return f"(none: {toml})"
-        return f"{self.alembic_config} and {toml}" if toml else str(self.alembic_config)
-
     def describe(self) -> dict[str, str]:
-        """Every setting for display with where it came from; the password only as ``***``
-        (other values are shown as they are, never redacted by substring)."""
-        memory = self.worker_memory
-        shown: dict[str, str] = {
-            "POSTGRES_HOST": self.host or "(none)",
-            "POSTGRES_PORT": str(self.port),
-            "POSTGRES_USER": self.user or "(none)",
-            "POSTGRES_USER_FILE": str(self.secret_files.get("POSTGRES_USER_FILE", "(none)")),
-            "POSTGRES_PASSWORD": "***" if self.password else "(none)",
-            "POSTGRES_PASSWORD_FILE": str(
-                self.secret_files.get("POSTGRES_PASSWORD_FILE", "(none)")
-            ),
-            "POSTGRES_DB": self.app_database or "(none)",
-            "POSTGRES_SSLMODE": self.sslmode or "(libpq default)",
-            "ALEMBIC_CONFIG": self._alembic_shown(),
-            "DRIFT_ALEMBIC_NAME": self.ini_section,
-            "DRIFT_ALEMBIC_X": "; ".join(self.x_args) or "(none)",
-            "DRIFT_SERVER": self.server
-            + (" (a throwaway PostgreSQL)" if self.embedded else f" ({self.host})"),
-            "DRIFT_MAINTENANCE_DB": self.maintenance_db
-            + ("" if self.maintenance_db_explicit else " (else template1)"),
-            "DRIFT_PYTHON": self.python or f"(the one running drift-check: {sys.executable})",
-            "DRIFT_WORKER_MEMORY": f"{memory} bytes ({memory / (1 << 20):g} MiB)"
-            if memory
-            else "(no limit)",
-            "DRIFT_DB_PREFIX": self.prefix,
-            "DRIFT_URL_ENV": self.url_env or "(none)",
-            "DRIFT_SET_ENV": "; ".join(f"{k}={v}" for k, v in self.set_env) or "(none)",
-            "DRIFT_DRIVER": self.driver or "(from the project's URL, else psycopg2)",
-            "DRIFT_PROJECT_DIR": str(self.project_dir),
-            "DRIFT_ENV_FILE": str(self.env_file) if self.env_file else "(none)",
-            "DRIFT_CONNECT_TIMEOUT": f"{self.connect_timeout:g}s",
-            "DRIFT_TIMEOUT": f"{self.timeout:g}s",
-            "DRIFT_ORPHAN_TTL": f"{self.orphan_ttl:g}s",
-            "DRIFT_FORMAT": self.output_format,
-            "DRIFT_OUTPUT": str(self.output) if self.output else "(stdout)",
-            "DRIFT_SUMMARY_FILE": str(self.summary_file) if self.summary_file else "(none)",
-            "DRIFT_TERMINATION_MESSAGE_PATH": str(self.termination_message_path)
-            if self.termination_message_path
-            else "(/dev/termination-log if writable)",
-            "DRIFT_VERBOSE": "yes" if self.verbose else "no",
-            "DRIFT_COMPARE": self.compare,
-            "DRIFT_STRICT": "yes" if self.strict else "no",
-            "DRIFT_ROUNDTRIP": "yes" if self.roundtrip else "no",
-            "DRIFT_ROUNDTRIP_TO": self.roundtrip_to or "(base)",
-            "DRIFT_ROUNDTRIP_SKIP": "; ".join(f"{r}={why}" for r, why in self.roundtrip_skip)
-            or "(none)",
-            "DRIFT_BASE_REVISION": self.base_revision or "(none)",
-            "DRIFT_BASE_REF": self.base_ref or "(none)",
-            "DRIFT_HEADS": self.heads,
-            "DRIFT_LINT": self.lint,
-            "DRIFT_REPORT": "; ".join(f"{fmt}:{path}" for fmt, path in self.reports) or "(none)",
-            "DRIFT_IGNORE_FILE": f"{self.ignore_file or '(none)'} ({len(self.ignore_rules)} "
-            f"ignore rule(s) in all{self._settings_file_shown()})",
-            "DRIFT_STRICT_IGNORES": "yes" if self.strict_ignores else "no",
-            **describe_cache(self),
-        }
-        return {key: f"{value}  [{self._source(key)}]" for key, value in shown.items()}
+        """Every setting for display with where it came from; the password only as ``***``."""
+        from drift_job.settings_describe import describe  # noqa: PLC0415 - only for config
 
-    def _settings_file_shown(self) -> str:
-        return f"; settings file {self.settings_file}" if self.settings_file else ""
-
-    def _source(self, key: str) -> str:
-        layer, _, via = self.sources.get(key, "default").partition(":")
-        return f"{layer}: {via}" if via else layer
+        return describe(self)
 
 
 def _project_dir(layers: Layers, base_dir: Path) -> Path:
