@@ -67,3 +67,15 @@ def test_the_rebuilt_models_database_still_shows_drift(
     assert run.code == 1, run.output
     details = [d["detail"] for d in report(run.stdout)["differences"]]  # type: ignore[union-attr]
     assert any("handles.handle" in detail for detail in details), details
+
+
+@pytest.mark.parametrize("driver", ["psycopg2", "psycopg", "asyncpg"])
+def test_both_passes_under_each_driver(
+    pg_server: PostgresServer, tmp_path: Path, driver: str
+) -> None:
+    """The models' database is reached in autocommit: no driver may refuse that after the
+    safety guard's query on a new connection (psycopg 3 did, inside its transaction)."""
+    project = mini_project(tmp_path, "shared-connection")
+    run = drift_check("check", env=pg_server.env(DRIFT_DRIVER=driver), cwd=project)
+    assert run.code == 0, run.output
+    assert f"({driver})" in run.stdout and "catalog" in run.stdout

@@ -107,6 +107,10 @@ class SafetyGuard:
             row = cursor.fetchone()
         finally:
             cursor.close()
+        if not getattr(dbapi_connection, "autocommit", False):
+            # Leave the connection idle, as it came: psycopg 3 refuses a change of isolation
+            # level (AUTOCOMMIT) inside the transaction our query began.
+            dbapi_connection.rollback()
         actual, comment = (str(row[0]), str(row[1] or "")) if row else ("?", "")
         if actual not in self.databases or self.run_id not in comment:
             dbapi_connection.close()
