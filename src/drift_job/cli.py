@@ -253,9 +253,8 @@ def run(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0912
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point. After an interruption a call to the server may still be blocked
-    in its thread, so the process ends without waiting for it. Otherwise it exits normally:
-    ending every run this way let a CREATE DATABASE interrupted while it waited for a lock
-    complete once the lock was released (tests/reliability/test_cleanup.py)."""
+    in its thread, so the process ends without waiting for it; otherwise it exits normally
+    (the worker, which holds the big heap, already ends without tearing it down)."""
     code = run(argv)
     if any(t.name == BACKGROUND_THREAD and t.is_alive() for t in threading.enumerate()):
         for stream in (sys.stdout, sys.stderr):

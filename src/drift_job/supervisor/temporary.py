@@ -35,6 +35,9 @@ class TemporaryDatabase:
         self.names: list[str] = []
         self.kept: set[str] = set()
         self.admin: PgConnection | None = None
+        #: Set when cleanup ends our sessions: a CREATE it interrupted must not be retried
+        #: (a retry would create the database after cleanup dropped what existed).
+        self.abandoned = False
 
     def keep(self, name: str) -> None:
         """Leave ``name`` in place at cleanup (``--keep-database``)."""
@@ -94,7 +97,7 @@ class TemporaryDatabase:
                 )
             return database.database_names(self.admin)
         except psycopg2.Error as exc:
-            if not again:
+            if not again or self.abandoned:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
                 raise InfrastructureError(
                     f"could not create a temporary database: {first}"
@@ -107,6 +110,9 @@ class TemporaryDatabase:
             if cause is None:
                 raise
             raise MigrationError(cause) from exc
+        if self.abandoned:  # cleanup began while we reconnected
+            self.admin.close()
+            raise InfrastructureError("could not create a temporary database: interrupted")
         return self.create(names, blame, again=False, template=template, strategy=strategy)
 
     def created_since(self, before: set[str]) -> list[str]:
@@ -135,6 +141,7 @@ class TemporaryDatabase:
         """A fresh connection: end our other sessions (a CREATE or DROP in flight), then drop.
         If a migration dropped the maintenance database, the drop goes through template1 and
         the run fails as a migration failure (exit 4) naming the likely revision."""
+        self.abandoned = True  # before our sessions are ended: no CREATE is retried
         if not self.dropping:
             return
         wait = (
