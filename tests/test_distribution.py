@@ -3,6 +3,7 @@ every install line in the docs names that, or a local path, never the other name
 
 from __future__ import annotations
 
+import itertools
 import re
 import shlex
 import tomllib
@@ -24,7 +25,9 @@ def _install_targets(text: str) -> list[str]:
     targets = []
     for match in INSTALL.finditer(text):
         words = shlex.split(match["args"])
-        targets += [word for word in words if not word.startswith("-")]
+        # ``-r FILE`` names the project's own requirements file, not a package.
+        files = {b for a, b in itertools.pairwise(words) if a in ("-r", "--requirement")}
+        targets += [word for word in words if not word.startswith("-") and word not in files]
     return targets
 
 

@@ -219,10 +219,10 @@ class Supervisor:
             self.stage = "database"
             temporary.admin = self._wait(preparing)
             before = self._create_migrated(cache, name, address)
-            self.worker.send(protocol.GO, **cache.go())
-            if models is not None:  # while the migrations run; the worker then builds it
-                self.stage = "migrate"
+            if models is not None:  # before the migrations, which may drop our maintenance db
                 self._wait(Background(lambda: temporary.create([models], self._blame)))
+            self.worker.send(protocol.GO, **cache.go())
+            if models is not None:  # the worker builds it while the migrations run
                 self.worker.send(protocol.MODELS)
             self._store_in_cache(cache, name)
             outcome = self._await(protocol.RESULT)
