@@ -25,7 +25,7 @@ MIGRATED = "migrated"  # the upgrade is done and its connection closed (the cach
 #: Supervisor → worker.
 JOB = "job"  # what to check (``roundtrip``: to, skip) and how to reach the temporary database
 GO = "go"  # the temporary database exists: migrate and compare
-MODELS = "models"  # the models' database exists (created while the migrations run)
+MODELS = "models"  # the models' database exists: build it while the migrations run
 RESUME = "resume"  # the migrated database was copied into the cache: go on comparing
 #: What the worker accepts once it watches the command pipe.
 COMMANDS = (GO, MODELS, RESUME)
