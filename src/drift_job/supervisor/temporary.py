@@ -4,6 +4,7 @@ DROP (also when a migration broke the way back in), and what else appeared meanw
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -38,6 +39,13 @@ class TemporaryDatabase:
         #: Set when cleanup ends our sessions: a CREATE it interrupted must not be retried
         #: (a retry would create the database after cleanup dropped what existed).
         self.abandoned = False
+        #: Held while a name is announced or the run abandoned, so neither misses the other.
+        self._announcing = threading.Lock()
+
+    def abandon(self) -> None:
+        """Cleanup has begun: no CREATE starts after this (one already sent is ended)."""
+        with self._announcing:
+            self.abandoned = True
 
     def keep(self, name: str) -> None:
         """Leave ``name`` in place at cleanup (``--keep-database``)."""
@@ -90,8 +98,13 @@ class TemporaryDatabase:
             raise RuntimeError("drift-check: CREATE before the connection was prepared")
         try:
             for name in names:
-                if name not in self.names:  # announced before CREATE: cleanup drops it
-                    self.names.append(name)
+                with self._announcing:
+                    if self.abandoned:
+                        raise InfrastructureError(
+                            "could not create a temporary database: interrupted"
+                        )
+                    if name not in self.names:  # announced before CREATE: cleanup drops it
+                        self.names.append(name)
                 database.create_database(
                     self.admin, name, self.run_id, template=template, strategy=strategy
                 )
@@ -141,7 +154,7 @@ class TemporaryDatabase:
         """A fresh connection: end our other sessions (a CREATE or DROP in flight), then drop.
         If a migration dropped the maintenance database, the drop goes through template1 and
         the run fails as a migration failure (exit 4) naming the likely revision."""
-        self.abandoned = True  # before our sessions are ended: no CREATE is retried
+        self.abandon()  # before our sessions are ended: no CREATE is started or retried
         if not self.dropping:
             return
         wait = (
