@@ -140,15 +140,38 @@ class TemporaryDatabase:
 
     def drop(self, blame: Blame) -> None:
         """On the held connection (it still works if a migration changed the role's
-        password); on a fresh one if that connection broke."""
+        password); on a fresh one if that connection broke. Every DROP DATABASE waits for a
+        checkpoint and concurrent ones share it, so the others are dropped meanwhile on
+        connections of their own (any that fails is dropped on the held one after)."""
         admin = self.admin
         try:
             if admin is None or admin.closed:
                 raise psycopg2.InterfaceError("the held connection is gone")
-            for name in self.dropping:
+            first, *others = self.dropping or [""]
+            beside = [threading.Thread(target=self._drop_beside, args=(n,)) for n in others]
+            for thread in beside:
+                thread.start()
+            if first:
+                database.drop_database(admin, first)
+            for thread in beside:
+                thread.join()
+            left = database.database_names(admin) & set(others) if others else set()
+            for name in sorted(left):
                 database.drop_database(admin, name)
         except psycopg2.Error:
             self.emergency_drop(blame, stopping=False)
+
+    def _drop_beside(self, name: str) -> None:
+        """DROP on a fresh connection; if it cannot, the held connection drops it after."""
+        try:
+            with database.admin_connection(
+                self.address,
+                timeout=min(EMERGENCY_CONNECT_TIMEOUT, self.settings.connect_timeout),
+                application_name=self.application_name,
+            ) as conn:
+                database.drop_database(conn, name)
+        except (psycopg2.Error, DriftCheckError):
+            return
 
     def emergency_drop(self, blame: Blame, *, stopping: bool) -> None:
         """A fresh connection: end our other sessions (a CREATE or DROP in flight), then drop.
