@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import textwrap
 import time
@@ -36,8 +37,8 @@ def hostile(root: Path, code: str, *, env_style: str = "shared-connection") -> P
     return project
 
 
-def _embedded_dirs() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("drift-check-pg-*")}
+def _embedded_dirs(base: Path) -> set[str]:
+    return {p.name for p in base.glob("drift-check-pg-*")}
 
 
 @pytest.mark.parametrize(
@@ -78,11 +79,16 @@ def test_a_worker_that_ends_early_never_gives_a_verdict(
 def test_os_exit_on_the_embedded_server_leaves_no_server_behind(tmp_path: Path) -> None:
     project = hostile(tmp_path, MIGRATING + "os._exit(0)")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "PG", "DRIFT_"))}
-    before = _embedded_dirs()
-    run = drift_check("check", env=env, cwd=project)
-    assert run.code == 4, run.output
-    assert "during migrate" in run.stderr
-    assert _embedded_dirs() - before == set()
+    # A private, short TMPDIR (socket paths are short): other tests' servers never show in it.
+    scratch = Path(tempfile.mkdtemp(prefix="dc-exit-", dir="/tmp"))
+    scratch.chmod(0o755)  # the unprivileged account the server runs as, when we are root
+    try:
+        run = drift_check("check", env={**env, "TMPDIR": str(scratch)}, cwd=project)
+        assert run.code == 4, run.output
+        assert "during migrate" in run.stderr
+        assert _embedded_dirs(scratch) == set()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def test_project_output_never_reaches_the_report(pg_server: PostgresServer, tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from image_support import (
@@ -43,6 +44,28 @@ from image_support import (
     apt_mirror,
     loud_skip,
 )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """One xdist worker runs every image test: the image is built once per session."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.xdist_group("image"))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None and (TIMINGS or FACTS):
+        workeroutput["image"] = {"timings": list(TIMINGS), "facts": dict(FACTS)}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    reported = getattr(node, "workeroutput", {}).get("image")
+    if reported:
+        TIMINGS.extend((step, seconds) for step, seconds in reported["timings"])
+        FACTS.update(reported["facts"])
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
