@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any, TypeVar
 
+from psycopg2.extensions import connection as PgConnection
+
 from drift_job import database
 from drift_job.acceptance import accept_differences, enforce_strict_ignores
 from drift_job.comparison import Difference, Information
@@ -88,6 +90,7 @@ class Supervisor:
         self.address: ServerAddress | None = None
         self.pending: Background[Any] | None = None
         self.cleanup_error: DriftCheckError | None = None
+        self.preparing: Background[PgConnection] | None = None
         #: The stage the run was in when cleanup began (where an error happened).
         self.stage_before_cleanup: str | None = None
 
@@ -210,18 +213,14 @@ class Supervisor:
                 roundtrip=job_options(settings),
                 cache=cache.enabled,
             )
-            # Without the cache nothing waits for the revisions: the databases are created
-            # while the worker imports the project (a CREATE in flight is "blocked" for cleanup).
-            early = [] if cache.enabled else [name, *([models] if models else [])]
-            preparing = self.pending = Background(lambda: self._prepare(early))
+            preparing = self.preparing = Background(temporary.prepare)
+            # Nothing is created before the worker has read the project: bad input (a broken
+            # alembic.ini, env.py or revision) never sends a CREATE DATABASE.
             self.revisions = self._await(protocol.REVISIONS)
             result.alembic_head = self.revisions["head"]
             self.stage = "database"
-            before, seconds = self._wait(preparing)
-            if early:
-                self._finished("database", seconds, f"created {name} on {address.label}")
-            else:
-                before = self._create_migrated(cache, name, models)
+            temporary.admin = self._wait(preparing)
+            before = self._create_migrated(cache, name, models)
             self.worker.send(protocol.GO, **cache.go())
             if models is not None:  # the worker builds it while the migrations run
                 self.worker.send(protocol.MODELS)
@@ -253,21 +252,13 @@ class Supervisor:
         apply_lint(result)
         add_review_checks(result, self.revisions.get("version_dirs", []))
 
-    def _prepare(self, names: list[str]) -> tuple[set[str], float]:
-        """The held connection, then (if ``names``) the databases: what existed before them,
-        and how long creating them took."""
-        temporary = _present(self.temporary)
-        temporary.admin = temporary.prepare()
-        started = time.monotonic()
-        before = temporary.create(names, self._blame) if names else set()
-        return before, time.monotonic() - started
-
     def _create_migrated(self, cache: MigrationCache, name: str, models: str | None) -> set[str]:
         """The database the migrations run in, from the cache if it holds part of the chain
         (see cache_run); then the models' one, before the migrations (they may drop ours)."""
         temporary, label = _present(self.temporary), _present(self.address).label
-        with self.timed("cache") as note:
-            note.append(self._wait(Background(lambda: cache.plan(self.revisions["cache"]))))
+        if cache.enabled:
+            with self.timed("cache") as note:
+                note.append(self._wait(Background(lambda: cache.plan(self.revisions["cache"]))))
         with self.timed("database") as note:
             before = self._wait(Background(lambda: cache.create(name, self._blame)))
             note.append(f"created {name} on {label}")
@@ -295,15 +286,16 @@ class Supervisor:
         if self.worker is not None:
             self.worker.kill()
         temporary = self.temporary
+        prepared = self.preparing.finished_value() if self.preparing else None
         if temporary is None:
             return
-        # A call to the server still blocked in its thread holds the connection.
-        blocked = self.pending is not None and not self.pending.done
-        if blocked:
-            temporary.abandon()  # whatever it has not announced yet, it will not create
+        if prepared is not None and prepared is not temporary.admin:  # ended before using it
+            prepared.close()
         if temporary.name is None:
             temporary.close()
             return
+        # A call to the server still blocked in its thread holds the connection.
+        blocked = self.pending is not None and not self.pending.done
         if self.keep_database and not blocked:  # the migrated one stays, for debugging
             temporary.keep(temporary.name)
         self.stage = "cleanup"
