@@ -5,8 +5,10 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import summaries
 from servers import AVAILABLE, REPO_ROOT, STARTED, VERSIONS, PostgresServer, server
 
 
@@ -15,6 +17,22 @@ def _stop_servers() -> Iterator[None]:
     yield
     for started in STARTED.values():
         started.server.stop()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker: hand this worker's summaries to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["summaries"] = summaries.collect()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    summaries.REPORTED.append(getattr(node, "workeroutput", {}).get("summaries", {}))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    summaries.write(terminalreporter)
 
 
 @pytest.fixture(scope="session")

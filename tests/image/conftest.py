@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import summaries
 from image_support import (
     APT_PACKAGES,
     BASE_TAG,
@@ -46,28 +47,12 @@ from image_support import (
 )
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    workeroutput = getattr(session.config, "workeroutput", None)
-    if workeroutput is not None and (TIMINGS or FACTS):
-        workeroutput["image"] = {"timings": list(TIMINGS), "facts": dict(FACTS)}
+def _totals() -> dict[str, Any]:
+    """The build's timed steps and facts (the root conftest prints them at the end)."""
+    return {"timings": list(TIMINGS), "facts": dict(FACTS)} if TIMINGS or FACTS else {}
 
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node: Any, error: Any) -> None:
-    reported = getattr(node, "workeroutput", {}).get("image")
-    if reported:
-        TIMINGS.extend((step, seconds) for step, seconds in reported["timings"])
-        FACTS.update(reported["facts"])
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not TIMINGS and not FACTS:
-        return
-    terminalreporter.section("container image")
-    for step, seconds in TIMINGS:
-        terminalreporter.write_line(f"{seconds:8.1f} s  {step}")
-    for key, value in FACTS.items():
-        terminalreporter.write_line(f"{key}: {value}")
+summaries.PRODUCERS["image"] = _totals
 
 
 def _missing_packages() -> list[str]:

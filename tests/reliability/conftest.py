@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import servers
+import summaries
 
 from drift_job.server import ThrowawayServer, find_binaries
 
@@ -201,57 +202,4 @@ def _totals() -> dict[str, Any]:
     }
 
 
-#: What the xdist workers reported (on the controller); this process's own totals otherwise.
-WORKER_TOTALS: list[dict[str, Any]] = []
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    workeroutput = getattr(session.config, "workeroutput", None)
-    if workeroutput is not None:
-        workeroutput["reliability"] = _totals()
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node: Any, error: Any) -> None:
-    reported = getattr(node, "workeroutput", {}).get("reliability")
-    if reported:
-        WORKER_TOTALS.append(reported)
-
-
-def _merged() -> dict[str, Any]:
-    merged = _totals()
-    for totals in WORKER_TOTALS:
-        for key, value in totals.items():
-            if key == "faults":
-                for kind, count in value.items():
-                    merged["faults"][kind] = merged["faults"].get(kind, 0) + count
-            else:
-                merged[key] += value
-    return merged
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    totals = _merged()
-    if totals["runs"] == 0 and not totals["bad_inputs"]:
-        return
-    faults = ", ".join(f"{kind} {count}" for kind, count in sorted(totals["faults"].items()))
-    rows = [
-        ("drift-check runs", str(totals["runs"])),
-        ("faults injected", str(sum(totals["faults"].values()))),
-        ("  by kind", faults or "-"),
-        ("bad inputs tried", str(totals["bad_inputs"])),
-        ("leftover databases", str(totals["leftovers"])),
-        ("secret occurrences", str(totals["secret_occurrences"])),
-        ("  texts scanned", f"{totals['texts']} (of which {totals['cmdlines']} command lines)"),
-        ("decoy database changes", str(totals["decoy_changes"])),
-    ]
-    terminalreporter.write_sep("=", "drift-check reliability summary")
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        terminalreporter.write_line(f"{name:<{width}}  {value}")
-    for place in totals["secret_places"]:
-        terminalreporter.write_line(f"secret: {place}")
-    for name in totals["leftover_names"]:
-        terminalreporter.write_line(f"leftover: {name}")
-    for detail in totals["decoy_details"]:
-        terminalreporter.write_line(f"decoy: {detail}")
+summaries.PRODUCERS["reliability"] = _totals
