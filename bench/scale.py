@@ -10,6 +10,9 @@ that POSTGRES_HOST etc. name):
 - drift-check cold: ``drift-check check`` in a fresh process;
 - drift-check cached: ``drift-check check --cache`` (only when ``check --help`` offers it;
   its warm-up run fills the cache);
+- drift-check cached +1 revision: the same with one new revision on top of the cached chain
+  (a new one each time, which only runs ``SELECT 1``: it measures the clone, one revision
+  and storing the new template, not a real revision's DDL);
 - plain CLI: ``createdb``, ``alembic upgrade head``, ``alembic check``, ``dropdb``;
 - pytest-alembic: ``pytest`` running only ``test_model_definitions_match_ddl``;
 - floor: ``createdb``, the saved ``alembic upgrade head --sql`` replayed with ``psql``, one
@@ -62,6 +65,23 @@ from sqlalchemy import create_engine
 @pytest.fixture
 def alembic_engine():
     return create_engine(os.environ["DATABASE_URL"])
+"""
+EXTRA_REVISION = """\
+\"\"\"One more revision on top of the cached chain.\"\"\"
+from alembic import op
+
+revision = {revision!r}
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute("SELECT 1")
+
+
+def downgrade() -> None:
+    pass
 """
 PYTEST_TEST = "from pytest_alembic.tests import test_model_definitions_match_ddl  # noqa: F401\n"
 
@@ -175,6 +195,18 @@ class Contenders:
             usage.ru_maxrss / 1024,
             ended - verdict_at if verdict_at is not None else None,
         )
+
+    def drift_check_one_new_revision(self) -> Sample:
+        """``--cache`` with a new revision on the generated head, removed again afterwards."""
+        versions = self.project / "migrations" / "versions"
+        head = max(path.name.split("_")[0] for path in versions.glob("*_step.py"))
+        revision = f"x{uuid.uuid4().hex[:11]}"
+        extra = versions / f"{revision}_extra.py"
+        extra.write_text(EXTRA_REVISION.format(revision=revision, down=head))
+        try:
+            return self.drift_check("--cache")
+        finally:
+            extra.unlink()
 
     def plain_cli(self) -> Sample:
         started = time.perf_counter()
@@ -326,6 +358,9 @@ def main() -> None:
                 if cached:
                     cached_run = partial(contenders.drift_check, "--cache")
                     chosen.append(("drift-check cached", cached_run))
+                    chosen.append(
+                        ("drift-check cached +1 revision", contenders.drift_check_one_new_revision)
+                    )
                 chosen += [
                     ("plain CLI", contenders.plain_cli),
                     ("pytest-alembic", contenders.pytest_alembic),
