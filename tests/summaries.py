@@ -73,7 +73,7 @@ SECTIONS = {
 def write(terminalreporter: Any) -> None:
     for name, totals in merged().items():
         title, render = SECTIONS[name]
-        lines = render(totals) if totals else []
+        lines = render(totals)
         if lines:
             terminalreporter.write_sep("=", title)
             for line in lines:

@@ -220,7 +220,7 @@ class Supervisor:
             result.alembic_head = self.revisions["head"]
             self.stage = "database"
             temporary.admin = self._wait(preparing)
-            before = self._create_migrated(cache, name, models)
+            before = self._create_databases(cache, name, models)
             self.worker.send(protocol.GO, **cache.go())
             if models is not None:  # the worker builds it while the migrations run
                 self.worker.send(protocol.MODELS)
@@ -252,7 +252,7 @@ class Supervisor:
         apply_lint(result)
         add_review_checks(result, self.revisions.get("version_dirs", []))
 
-    def _create_migrated(self, cache: MigrationCache, name: str, models: str | None) -> set[str]:
+    def _create_databases(self, cache: MigrationCache, name: str, models: str | None) -> set[str]:
         """The database the migrations run in, from the cache if it holds part of the chain
         (see cache_run); then the models' one, before the migrations (they may drop ours)."""
         temporary, label = _present(self.temporary), _present(self.address).label

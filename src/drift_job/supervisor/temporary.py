@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 
 import psycopg2
 from psycopg2.extensions import connection as PgConnection
@@ -15,6 +16,7 @@ from drift_job import database, leftovers
 from drift_job.database import ServerAddress
 from drift_job.errors import DriftCheckError, InfrastructureError, MigrationError
 from drift_job.settings import Settings
+from drift_job.supervisor.control import Background
 
 CLEANUP_WAIT = 30.0
 EMERGENCY_CONNECT_TIMEOUT = 3.0
@@ -142,36 +144,30 @@ class TemporaryDatabase:
         """On the held connection (it still works if a migration changed the role's
         password); on a fresh one if that connection broke. Every DROP DATABASE waits for a
         checkpoint and concurrent ones share it, so the others are dropped meanwhile on
-        connections of their own (any that fails is dropped on the held one after)."""
+        connections of their own (one that fails is dropped on the held one after)."""
         admin = self.admin
         try:
             if admin is None or admin.closed:
                 raise psycopg2.InterfaceError("the held connection is gone")
-            first, *others = self.dropping or [""]
-            beside = [threading.Thread(target=self._drop_beside, args=(n,)) for n in others]
-            for thread in beside:
-                thread.start()
-            if first:
-                database.drop_database(admin, first)
-            for thread in beside:
-                thread.join()
-            left = database.database_names(admin) & set(others) if others else set()
-            for name in sorted(left):
+            names = self.dropping
+            beside = [(name, Background(partial(self._drop_beside, name))) for name in names[1:]]
+            for name in names[:1]:
                 database.drop_database(admin, name)
+            for name, dropping in beside:
+                try:
+                    dropping.result()
+                except (psycopg2.Error, DriftCheckError):
+                    database.drop_database(admin, name)
         except psycopg2.Error:
             self.emergency_drop(blame, stopping=False)
 
     def _drop_beside(self, name: str) -> None:
-        """DROP on a fresh connection; if it cannot, the held connection drops it after."""
-        try:
-            with database.admin_connection(
-                self.address,
-                timeout=min(EMERGENCY_CONNECT_TIMEOUT, self.settings.connect_timeout),
-                application_name=self.application_name,
-            ) as conn:
-                database.drop_database(conn, name)
-        except (psycopg2.Error, DriftCheckError):
-            return
+        with database.admin_connection(
+            self.address,
+            timeout=min(EMERGENCY_CONNECT_TIMEOUT, self.settings.connect_timeout),
+            application_name=self.application_name,
+        ) as conn:
+            database.drop_database(conn, name)
 
     def emergency_drop(self, blame: Blame, *, stopping: bool) -> None:
         """A fresh connection: end our other sessions (a CREATE or DROP in flight), then drop.
