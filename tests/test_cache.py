@@ -6,7 +6,11 @@ be connected to, and ``sweep --cache`` drops templates and nothing else."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,20 +21,28 @@ from projects import MODELS, VERSIONS, add_migration, mini_project, patch
 from reports import valid_report
 from servers import PostgresServer, Run, drift_check
 
+from drift_job.supervisor.cache_server import lock
+
 PREFIX = "cachetest"
 #: Where both passes are not the point, autogenerate alone keeps the test short.
 FAST = ("--compare", "autogenerate")
 
 
 def templates(server: PostgresServer) -> list[str]:
-    return server.databases(f"{PREFIX}_cache_")
+    """The migrated databases kept (not the models' ones)."""
+    models = set(models_templates(server))
+    return [name for name in server.databases(f"{PREFIX}_cache_") if name not in models]
+
+
+def models_templates(server: PostgresServer) -> list[str]:
+    return server.databases(f"{PREFIX}_cache_models_")
 
 
 @pytest.fixture
 def server(pg_server: PostgresServer) -> Iterator[PostgresServer]:
     """The newest test server; every template of this module is dropped afterwards."""
     yield pg_server
-    for name in templates(pg_server):
+    for name in pg_server.databases(f"{PREFIX}_cache_"):
         pg_server.query(f'DROP DATABASE IF EXISTS "{name}"')
 
 
@@ -128,11 +140,12 @@ def test_one_new_revision_on_top_applies_only_it_and_keep_bounds_the_templates(
 def test_two_runs_building_the_same_template_both_succeed(
     server: PostgresServer, mini: Path
 ) -> None:
+    """Both passes: the migrated database and the models' one are each kept once."""
     runs: list[Run] = []
     env = server.env(DRIFT_DB_PREFIX=PREFIX, DRIFT_CACHE="1")
 
     def one() -> None:
-        runs.append(drift_check("check", "--format", "json", *FAST, env=env, cwd=mini))
+        runs.append(drift_check("check", "--format", "json", env=env, cwd=mini))
 
     threads = [threading.Thread(target=one) for _ in range(2)]
     for thread in threads:
@@ -143,13 +156,18 @@ def test_two_runs_building_the_same_template_both_succeed(
     stored = [valid_report(run.stdout)["cache"]["stored"] for run in runs]
     assert sorted(map(len, stored)) == [0, 1], stored  # one built it, the other did not
     assert len(templates(server)) == 1
-    intact = check(server, mini, "--cache", *FAST)
+    models = [valid_report(run.stdout)["cache"]["models"] for run in runs]
+    assert len(models_templates(server)) == 1
+    assert sum(1 for m in models if m["stored"]) <= 1, models  # the other cloned it, or waited
+    intact = check(server, mini, "--cache")
     assert intact["cache"]["hit"] is True and intact["status"] == "clean"
+    assert intact["cache"]["models"]["from"] == models_templates(server)[0]
 
 
 def test_sweep_cache_drops_templates_and_nothing_else(server: PostgresServer, mini: Path) -> None:
-    check(server, mini, "--cache", *FAST)
+    check(server, mini, "--cache")
     template = templates(server)[0]
+    assert len(models_templates(server)) == 1
     look_alike = f"{PREFIX}_cache_{'0' * 24}"  # our name and marker, but connectable
     other_name = f"{PREFIX}_cache_other"  # our marker, sealed, but not our name
     marker = json.dumps(
@@ -172,8 +190,9 @@ def test_sweep_cache_drops_templates_and_nothing_else(server: PostgresServer, mi
         assert plain.code == 0 and template in templates(server), plain.output
         swept = drift_check("sweep", "--cache", env=env, cwd=mini)
         assert swept.code == 0, swept.output
-        assert "1 cache template(s) dropped" in swept.stdout
+        assert "2 cache template(s) dropped" in swept.stdout  # the chain's and the models'
         assert templates(server) == sorted([look_alike, other_name])
+        assert models_templates(server) == []
     finally:
         for decoy in (look_alike, other_name):
             server.query(f'DROP DATABASE IF EXISTS "{decoy}"')
@@ -251,3 +270,101 @@ def test_a_dump_that_does_not_load_is_replayed_instead(
     assert broken["cache"]["hit"] is False and broken["status"] == "clean"
     assert len(broken["cache"]["applied"]) == 1
     assert broken["cache"]["stored"] == stored and dump.read_text() != broken_text  # replaced
+
+
+CHECK = "ALTER TABLE notes ADD CONSTRAINT ck_notes_body CHECK (length(body) > {})"
+LISTENER = """
+sa.event.listen(notes, "after_create", {})
+"""
+
+
+def test_the_models_database_is_cloned_only_where_the_models_send_the_same_ddl(
+    server: PostgresServer, mini: Path
+) -> None:
+    """The catalog pass's models' database is kept by the DDL the models send, listeners
+    included: a CHECK constraint only a listener adds (autogenerate compares no CHECKs) is
+    cloned while it is unchanged, and a changed listener builds anew and finds the drift a
+    stale copy would hide."""
+    models = mini / "mini_models.py"
+    models.write_text(models.read_text() + LISTENER.format(f"sa.DDL({CHECK.format(0)!r})"))
+    add_migration(
+        mini,
+        "0002",
+        "0001",
+        f"op.execute({CHECK.format(0)!r})",
+        versions=Path("migrations/versions"),
+    )
+    storing = check(server, mini, "--cache")
+    assert storing["status"] == "clean"
+    assert storing["cache"]["models"] == {"from": None, "stored": models_templates(server)[0]}
+    cloned = check(server, mini, "--cache")
+    assert cloned["cache"]["models"]["from"] == models_templates(server)[0]
+    assert comparable(cloned) == comparable(storing) == comparable(check(server, mini))
+
+    patch(mini, "mini_models.py", "> 0", "> 1")
+    changed = check(server, mini, "--cache")
+    assert changed["cache"]["models"]["from"] is None, "a changed listener must miss the cache"
+    assert changed["status"] == "drift"
+    assert comparable(changed) == comparable(check(server, mini))
+    assert len(models_templates(server)) == 2
+
+
+def test_a_listener_that_needs_a_real_connection_keeps_no_models_database(
+    server: PostgresServer, mini: Path
+) -> None:
+    """What cannot be rendered without a server cannot be keyed: built every time, never kept."""
+    listener = """
+@sa.event.listens_for(notes, "after_create")
+def secure(target, connection, **kw):
+    connection.exec_driver_sql("ALTER TABLE notes ADD CONSTRAINT ck_notes_body CHECK (id > 0)")
+"""
+    models = mini / "mini_models.py"
+    models.write_text(models.read_text() + listener)
+    for _ in range(2):
+        run = check(server, mini, "--cache")
+        assert run["cache"]["models"] == {"from": None, "stored": None}
+        assert run["status"] == "drift"  # the migrations never add the CHECK
+    assert models_templates(server) == []
+
+
+def test_a_signal_while_the_models_database_is_kept_leaves_nothing_behind(
+    server: PostgresServer, mini: Path
+) -> None:
+    """SIGTERM while the store waits for another run's lock on the models' template: the
+    run's databases are dropped, no half-made template stays, and the next run stores it."""
+    models_template = check(server, mini, "--cache")["cache"]["models"]["stored"]
+    assert models_template and models_templates(server) == [models_template]
+    server.query(f'DROP DATABASE "{models_template}"')
+    other_run = server.connect()
+    other_run.autocommit = True
+    try:
+        assert lock(other_run, models_template, shared=False, wait=False)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "drift_job", "check", "--cache"],
+            env=server.env(DRIFT_DB_PREFIX=PREFIX),
+            cwd=mini,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while not _waiting_for_an_advisory_lock(server) and time.monotonic() < deadline:
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        other_run.close()
+    assert process.returncode == 143, stderr
+    assert "Traceback" not in stderr
+    assert server.temporary_databases() == [] and models_templates(server) == []
+    again = check(server, mini, "--cache")
+    assert again["cache"]["models"]["stored"] == models_template
+
+
+def _waiting_for_an_advisory_lock(server: PostgresServer) -> bool:
+    rows = server.query(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory' "
+        "AND query LIKE '%pg_advisory_lock%'"
+    )
+    return bool(rows and rows[0][0])

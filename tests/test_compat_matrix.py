@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from projects import MODELS, add_migration, patch
@@ -153,6 +154,7 @@ def test_stack_runs_the_core_cases(
     assert code == 0, output
     assert report["status"] == "clean"
     assert f"({stack.driver})" in output
+    _check_the_cache(python, project, {**env, "DRIFT_DB_PREFIX": f"compat_{name[:3]}"})
 
     patch(
         project,
@@ -174,3 +176,22 @@ def test_stack_runs_the_core_cases(
     assert code == 4, output
     assert "0007_test_change.py" in str(report["message"])
     print(f"{name}: {versions}")
+
+
+def _check_the_cache(python: Path, project: Path, env: dict[str, str]) -> None:
+    """The second cached run starts from the chain's template and clones the models' one."""
+    cached = {**env, "DRIFT_CACHE": "1"}
+    try:
+        for _ in range(2):
+            code, report, output = _check(python, project, cached)
+            assert code == 0, output
+        cache: dict[str, Any] = report["cache"]  # type: ignore[assignment]
+        assert cache["hit"] is True and cache["models"]["from"], output
+    finally:
+        subprocess.run(
+            [str(python), "-m", "drift_job", "sweep", "--cache"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            check=True,
+        )

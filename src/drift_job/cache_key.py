@@ -25,6 +25,7 @@ from drift_job.settings import Settings
 CACHE_FORMAT = 1
 #: Hex digits of the key in a template's name (the marker holds the whole key).
 NAME_DIGITS = 24
+MODELS_NAME_DIGITS = 19
 SKIPPED_DIRS = frozenset({"__pycache__", ".git", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 
 
@@ -122,3 +123,16 @@ def build_chain(
 def template_name(prefix: str, key: str) -> str:
     """``<prefix>_cache_<24 hex>``: never the pattern of a run's temporary databases."""
     return f"{prefix}_cache_{key[:NAME_DIGITS]}"
+
+
+def models_template_name(prefix: str, key: str) -> str:
+    """``<prefix>_cache_models_<19 hex>``: the models' database, kept apart from the chain's
+    templates (fewer digits, so that a 30-character prefix still fits PostgreSQL's 63)."""
+    return f"{prefix}_cache_models_{key[:MODELS_NAME_DIGITS]}"
+
+
+def models_key(ddl_digest: str, server_version: int, role: str) -> str:
+    """The key of a models' database: the DDL the models send (digested by the worker),
+    on this server, owned by this role."""
+    around = {"format": CACHE_FORMAT, "models": ddl_digest, "server": server_version, "role": role}
+    return hashlib.sha256(_canonical(around)).hexdigest()

@@ -173,6 +173,11 @@ def cache_lines(cache: dict[str, Any] | None) -> list[str]:
         line = f"cache: nothing cached for this chain, applied {applied} revision(s)"
     if cache["stored"]:
         line += f"; stored {', '.join(cache['stored'])}"
+    models = cache.get("models")
+    if models and models["from"]:
+        line += f"; models' database cloned from {models['from']}"
+    elif models and models["stored"]:
+        line += f"; stored the models' database as {models['stored']}"
     return [line]
 
 

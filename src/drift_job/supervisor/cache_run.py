@@ -6,6 +6,10 @@ The cache only ever saves replaying revisions: the temporary database is still t
 own (created, marked and dropped like any other), the project's code connects only to it,
 and every revision after the cached one is applied by Alembic as in a run without a cache.
 A cache that cannot be used or stored is said so and the run goes on without it.
+
+On a server, the models' database (the catalog pass) is kept as a template too, keyed by the
+DDL the models send (the worker renders it, listeners included, see worker.models_key): a
+run whose models send the same DDL clones it instead of building it again.
 """
 
 from __future__ import annotations
@@ -18,7 +22,14 @@ from typing import Any
 import psycopg2
 
 from drift_job import database
-from drift_job.cache_key import Chain, Position, build_chain, template_name
+from drift_job.cache_key import (
+    Chain,
+    Position,
+    build_chain,
+    models_key,
+    models_template_name,
+    template_name,
+)
 from drift_job.database import ServerAddress
 from drift_job.errors import ConfigError, DriftCheckError
 from drift_job.settings import Settings
@@ -55,6 +66,10 @@ class MigrationCache:
         self.template: Template | None = None
         self.restored: str | None = None
         self.stored: list[str] = []
+        self.role = ""
+        #: The models' template this run cloned, and the one it stored.
+        self.models_from: str | None = None
+        self.models_stored: str | None = None
 
     @property
     def enabled(self) -> bool:
@@ -72,7 +87,7 @@ class MigrationCache:
         with conn.cursor() as cur:
             cur.execute("SELECT current_user")
             row = cur.fetchone()
-        role = str(row[0]) if row else ""
+        self.role = role = str(row[0]) if row else ""
         self.chain = build_chain(self.settings, described, conn.server_version, role)
         if self.settings.cache_dir is not None:
             tools = find_tools(conn.server_version // 10000)
@@ -124,6 +139,53 @@ class MigrationCache:
                 self.start, self.restored = None, None
         return before
 
+    @property
+    def keeps_models(self) -> bool:
+        """Whether the models' database is asked for by its DDL, to be cloned or kept."""
+        return self.enabled and self.on_server
+
+    def create_models(self, name: str, ddl_digest: str | None, blame: Blame) -> bool:
+        """The models' database: a clone of the template its DDL was built into before
+        (True), else created empty for the worker to build (False)."""
+        temporary = self.temporary
+        conn = _admin(temporary)
+        template = None
+        if ddl_digest is not None:
+            key = models_key(ddl_digest, conn.server_version, self.role)
+            try:
+                template = cache_server.find_models(conn, self.settings.prefix, key)
+            except psycopg2.Error as exc:
+                self.log(f"cache: could not look for the models' template ({_first_line(exc)})")
+        if template is not None:
+            try:
+                strategy = cache_server.clone_strategy(conn)
+                temporary.create([name], blame, template=template.name, strategy=strategy)
+                cache_server.unlock(_admin(temporary), template.name, shared=True)
+                cache_server.touch(_admin(temporary), template)
+                self.models_from = template.name
+                return True
+            except (psycopg2.Error, DriftCheckError) as exc:
+                if isinstance(exc, ConfigError):
+                    raise
+                self.log(f"cache: could not clone {template.name} ({_first_line(exc)})")
+                with contextlib.suppress(psycopg2.Error):  # whatever the clone left
+                    cache_server.unlock(_admin(temporary), template.name, shared=True)
+                    database.drop_database(_admin(temporary), name)
+        temporary.create([name], blame)
+        return False
+
+    def store_models(self, name: str, ddl_digest: str) -> str:
+        """Keep the models' database just built (the worker has closed its connection)."""
+        if self.chain is None:
+            return ""
+        key = models_key(ddl_digest, _admin(self.temporary).server_version, self.role)
+        target = models_template_name(self.settings.prefix, key)
+        marker = cache_server.template_marker(key, self.chain.project, "", cache_server.MODELS)
+        note = self._keep_as_template(name, target, marker, cache_server.MODELS)
+        if note.startswith("stored"):
+            self.models_stored = target
+        return note
+
     def go(self) -> dict[str, Any]:
         """What the worker is told: where the upgrade starts, and whether to pause after it."""
         return {"start": self.start.revision if self.start else None, "snapshot": self.snapshot}
@@ -161,23 +223,34 @@ class MigrationCache:
         return "; ".join(notes)
 
     def _store_template(self, name: str) -> str:
-        chain, temporary, prefix = self.chain, self.temporary, self.settings.prefix
-        conn = _admin(temporary)
+        chain = self.chain
         if chain is None or chain.head is None:
             return ""
         head = chain.head
-        target = template_name(prefix, head.key)
+        target = template_name(self.settings.prefix, head.key)
+        marker = cache_server.template_marker(head.key, chain.project, head.revision)
+        note = self._keep_as_template(name, target, marker, cache_server.MIGRATIONS)
+        if note.startswith("stored"):
+            self.stored.append(target)
+        return note
+
+    def _keep_as_template(self, name: str, target: str, marker: str, kind: str) -> str:
+        """Copy ``name`` into the sealed template ``target`` (unless another run has), then
+        keep the project's DRIFT_CACHE_KEEP most recent templates of ``kind``."""
+        temporary, prefix = self.temporary, self.settings.prefix
+        conn = _admin(temporary)
+        if self.chain is None:
+            return ""
         if not cache_server.lock(conn, target, shared=False, wait=True):
             return f"not stored: {target} is being built by another run"
         try:
-            exists = any(t.name == target for t in cache_server.templates(conn, prefix))
+            exists = any(t.name == target for t in cache_server.templates(conn, prefix, kind))
             if exists or target in _names(conn):
                 return f"not stored: {target} exists"
             temporary.names.append(target)  # announced: dropped unless sealed
             try:
                 strategy = cache_server.clone_strategy(conn)
                 cache_server.copy_database(conn, target, name, strategy)
-                marker = cache_server.template_marker(head.key, chain.project, head.revision)
                 cache_server.seal(conn, target, marker)
             except psycopg2.Error as exc:  # gone again while the lock is ours
                 with contextlib.suppress(psycopg2.Error):
@@ -185,11 +258,10 @@ class MigrationCache:
                     temporary.names.remove(target)
                 return f"not stored ({_first_line(exc)})"
             temporary.keep(target)
-            self.stored.append(target)
         finally:
             cache_server.unlock(conn, target, shared=False)
         keep = self.settings.cache_keep
-        dropped = cache_server.prune(conn, prefix, chain.project, keep, self.log)
+        dropped = cache_server.prune(conn, prefix, self.chain.project, keep, self.log, kind=kind)
         pruned = f"; dropped {', '.join(dropped)} (DRIFT_CACHE_KEEP)" if dropped else ""
         return f"stored {target}{pruned}"
 
@@ -208,6 +280,9 @@ class MigrationCache:
             "revision": self.start.revision if self.start else None,
             "applied": list(applied),
             "stored": list(self.stored),
+            "models": {"from": self.models_from, "stored": self.models_stored}
+            if self.keeps_models
+            else None,
         }
 
 

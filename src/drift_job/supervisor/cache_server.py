@@ -1,8 +1,9 @@
 """The migration cache on the server: migrated databases kept as templates, cloned with
 ``CREATE DATABASE … TEMPLATE``.
 
-A template is ours only with both our name pattern (``<prefix>_cache_<24 hex>``, never a
-run's) and our cache marker comment, which holds the whole key; it is trusted only once
+A template is ours only with both our name pattern (``<prefix>_cache_<24 hex>`` for a migrated
+database, ``<prefix>_cache_models_<19 hex>`` for a models' one; never a run's) and our cache
+marker comment, which holds the whole key; it is trusted only once
 sealed (the marker is written last, after ``ALLOW_CONNECTIONS false``, so no session, the
 project's code included, can ever connect to it). Session-level advisory locks on the
 maintenance database order the runs: a build holds its template's lock exclusively, a clone
@@ -17,7 +18,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import psycopg2
 import psycopg2.errors
@@ -25,9 +25,19 @@ from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
 
 from drift_job import database
-from drift_job.cache_key import CACHE_FORMAT, NAME_DIGITS, Chain, Position, template_name
+from drift_job.cache_key import (
+    CACHE_FORMAT,
+    MODELS_NAME_DIGITS,
+    NAME_DIGITS,
+    Chain,
+    Position,
+    models_template_name,
+    template_name,
+)
 from drift_job.database import TOOL_NAME
 
+#: What a template holds: the chain migrated up to a revision, or the models' tables.
+MIGRATIONS, MODELS = "migrations", "models"
 #: classid of our advisory locks ("drif"); the objid is a hash of the template's name.
 LOCK_CLASS = 0x64726966
 TEMPLATES_SQL = """
@@ -49,13 +59,18 @@ class Template:
     #: When it was built or last cloned (the KEEP bound keeps the most recently used).
     used: datetime
     may_drop: bool
+    kind: str = MIGRATIONS
+
+    @property
+    def what(self) -> str:
+        return "the models' tables" if self.kind == MODELS else f"revision {self.revision}"
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def template_marker(key: str, project: str, revision: str) -> str:
+def template_marker(key: str, project: str, revision: str, kind: str = MIGRATIONS) -> str:
     """The comment that seals a template (it names no run: no run's guard accepts it)."""
     return json.dumps(
         {
@@ -64,6 +79,7 @@ def template_marker(key: str, project: str, revision: str) -> str:
             "key": key,
             "project": project,
             "revision": revision,
+            "kind": kind,
             "used": _now(),
         }
     )
@@ -77,21 +93,26 @@ def _template(name: str, comment: str | None, allow: bool, may_drop: bool) -> Te
         if data.get("tool") != TOOL_NAME or data.get("cache") != CACHE_FORMAT:
             return None
         used = datetime.strptime(str(data["used"]), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-        return Template(
-            name, str(data["key"]), str(data["project"]), str(data["revision"]), used, may_drop
-        )
+        kind = str(data.get("kind", MIGRATIONS))
+        key, project, revision = str(data["key"]), str(data["project"]), str(data["revision"])
+        return Template(name, key, project, revision, used, may_drop, kind)
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def templates(conn: PgConnection, prefix: str) -> list[Template]:
-    """Every sealed template of ours on the server (for this name prefix)."""
-    pattern = re.compile(rf"^{re.escape(prefix)}_cache_[0-9a-f]{{{NAME_DIGITS}}}$")
+def templates(conn: PgConnection, prefix: str, kind: str = MIGRATIONS) -> list[Template]:
+    """Every sealed template of ours of ``kind`` on the server (for this name prefix)."""
+    infix, digits, naming = "cache_", NAME_DIGITS, template_name
+    if kind == MODELS:
+        infix, digits, naming = "cache_models_", MODELS_NAME_DIGITS, models_template_name
+    pattern = re.compile(rf"^{re.escape(prefix)}_{infix}[0-9a-f]{{{digits}}}$")
     with conn.cursor() as cur:
-        cur.execute(TEMPLATES_SQL, (prefix.replace("_", r"\_") + r"\_cache\_%",))
+        cur.execute(TEMPLATES_SQL, (f"{prefix}_{infix}".replace("_", r"\_") + "%",))
         rows = cur.fetchall()
     found = (_template(str(n), c, bool(a), bool(d)) for n, c, a, d in rows if pattern.match(n))
-    return [t for t in found if t is not None and t.name == template_name(prefix, t.key)]
+    return [
+        t for t in found if t is not None and t.kind == kind and t.name == naming(prefix, t.key)
+    ]
 
 
 def _lock_args(name: str) -> tuple[int, int]:
@@ -168,7 +189,7 @@ def seal(conn: PgConnection, name: str, marker: str) -> None:
 
 def touch(conn: PgConnection, template: Template) -> None:
     """Record a clone, so the KEEP bound drops the least recently used first."""
-    marker = template_marker(template.key, template.project, template.revision)
+    marker = template_marker(template.key, template.project, template.revision, template.kind)
     with conn.cursor() as cur:
         cur.execute(
             sql.SQL("COMMENT ON DATABASE {} IS {}").format(
@@ -189,11 +210,18 @@ def drop_unused(conn: PgConnection, template: Template) -> bool:
 
 
 def prune(
-    conn: PgConnection, prefix: str, project: str, keep: int, log: Callable[[str], None]
+    conn: PgConnection,
+    prefix: str,
+    project: str,
+    keep: int,
+    log: Callable[[str], None],
+    *,
+    kind: str = MIGRATIONS,
 ) -> list[str]:
-    """Keep the ``keep`` most recently used templates of ``project``; drop the others."""
+    """Keep the ``keep`` most recently used templates of ``project`` (of ``kind``); drop the
+    others."""
     mine = sorted(
-        (t for t in templates(conn, prefix) if t.project == project and t.may_drop),
+        (t for t in templates(conn, prefix, kind) if t.project == project and t.may_drop),
         key=lambda t: (t.used, t.name),
         reverse=True,
     )
@@ -224,8 +252,18 @@ def find(conn: PgConnection, prefix: str, chain: Chain) -> tuple[Position, Templ
     return None
 
 
-def describe(template: Template) -> dict[str, Any]:
-    return {"name": template.name, "revision": template.revision}
+def find_models(conn: PgConnection, prefix: str, key: str) -> Template | None:
+    """The sealed models' template of ``key``, locked (shared) for the clone."""
+    name = models_template_name(prefix, key)
+    if not any(t.name == name and t.key == key for t in templates(conn, prefix, MODELS)):
+        return None
+    if not lock(conn, name, shared=True, wait=True):
+        return None
+    again = {t.name: t for t in templates(conn, prefix, MODELS)}.get(name)
+    if again is not None and again.key == key:
+        return again
+    unlock(conn, name, shared=True)
+    return None
 
 
 def sweep_templates(
@@ -234,15 +272,15 @@ def sweep_templates(
     """``sweep --cache``: drop every sealed template of ours that no run is using (and
     nothing else). Returns (dropped or, with ``dry_run``, droppable; in use or foreign)."""
     dropped, left = [], []
-    for template in templates(conn, prefix):
+    for template in templates(conn, prefix) + templates(conn, prefix, MODELS):
         if not template.may_drop:
             log(f"left alone: cache template {template.name} belongs to another role")
             left.append(template.name)
         elif dry_run:
-            log(f"would drop cache template {template.name} (revision {template.revision})")
+            log(f"would drop cache template {template.name} ({template.what})")
             dropped.append(template.name)
         elif drop_unused(conn, template):
-            log(f"dropped cache template {template.name} (revision {template.revision})")
+            log(f"dropped cache template {template.name} ({template.what})")
             dropped.append(template.name)
         else:
             log(f"skipped cache template {template.name}: a run is using it")

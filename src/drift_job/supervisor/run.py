@@ -91,6 +91,9 @@ class Supervisor:
         self.pending: Background[Any] | None = None
         self.cleanup_error: DriftCheckError | None = None
         self.preparing: Background[PgConnection] | None = None
+        self.cache: MigrationCache | None = None
+        #: The models' database, created when the worker asks for it (with the cache).
+        self.models_wanted: str | None = None
         #: The stage the run was in when cleanup began (where an error happened).
         self.stage_before_cleanup: str | None = None
 
@@ -152,6 +155,10 @@ class Supervisor:
             self._finished(str(message["name"]), float(message["seconds"]), str(message["note"]))
         elif kind == protocol.APPLIED:
             self.applied.append(str(message["revision"]))
+        elif kind == protocol.MODELS_WANTED:
+            self._create_models(message.get("ddl"))
+        elif kind == protocol.MODELS_BUILT:
+            self._store_models(str(message["ddl"]))
         elif kind == protocol.ERROR:
             raise worker_error(self, message)
         elif kind == GARBAGE:
@@ -199,17 +206,20 @@ class Supervisor:
             temporary = self.temporary = TemporaryDatabase(settings, address, self.run_id, self.log)
             stack.callback(self._cleanup)  # before the server stops
             result.server = address.label
-            cache = MigrationCache(settings, temporary, address, self.log)
+            cache = self.cache = MigrationCache(settings, temporary, address, self.log)
             name = database.new_database_name(settings.prefix)
             # The catalog pass compares with a database built from the models themselves.
             models = (
                 database.new_database_name(settings.prefix) if settings.compare == "both" else None
             )
+            if models is not None and cache.keeps_models:  # created when the worker asks
+                self.models_wanted, models = models, None
             job = job_message(settings, address, name, self.token, self.run_id)
             self.worker.send(
                 protocol.JOB,
                 **job,
-                models_database=models,
+                models_database=models or self.models_wanted,
+                models_cache=self.models_wanted is not None,
                 roundtrip=job_options(settings),
                 cache=cache.enabled,
             )
@@ -265,6 +275,26 @@ class Supervisor:
         if models is not None:
             self._wait(Background(lambda: temporary.create([models], self._blame)))
         return before
+
+    def _create_models(self, ddl_digest: Any) -> None:
+        """The worker asked for the models' database: cloned from the cache if its DDL was
+        built before, else empty."""
+        name, cache = self.models_wanted, _present(self.cache)
+        if name is None or name in _present(self.temporary).names:
+            raise worker_died(self, "asked for a models' database it was not given")
+        digest = str(ddl_digest) if ddl_digest is not None else None
+        cloned = self._wait(Background(lambda: cache.create_models(name, digest, self._blame)))
+        _present(self.worker).send(protocol.MODELS, cloned=cloned)
+
+    def _store_models(self, ddl_digest: str) -> None:
+        """The worker built the models' database and let go of it: keep a copy."""
+        name, cache = self.models_wanted, _present(self.cache)
+        if name is None or name not in _present(self.temporary).names:
+            raise worker_died(self, "offered a models' database it was not given")
+        started = time.monotonic()  # beside the worker's stage, which goes on meanwhile
+        note = self._wait(Background(lambda: cache.store_models(name, ddl_digest)))
+        self._finished("cache", time.monotonic() - started, note)
+        _present(self.worker).send(protocol.MODELS_KEPT)
 
     def _store_in_cache(self, cache: MigrationCache, name: str) -> None:
         """The worker waits after the upgrade while the migrated database is kept."""

@@ -71,6 +71,11 @@ def _schemas_of(metadatas: Iterable[sa.MetaData]) -> set[str]:
     return found
 
 
+def schema_statements(metadatas: Iterable[sa.MetaData]) -> list[str]:
+    """The schemas the models use, created before their tables."""
+    return [f"CREATE SCHEMA IF NOT EXISTS {_quoted(s)}" for s in sorted(_schemas_of(metadatas))]
+
+
 def create_models(
     models: Connection,
     metadatas: list[sa.MetaData],
@@ -82,8 +87,8 @@ def create_models(
     then (``tables``) ``create_all``."""
     with models.begin():  # begun and ended here: SQLAlchemy 1.4 and 2 alike
         models.execute(sa.text(NO_FLUSH_WAIT))
-        for schema in sorted(_schemas_of(metadatas)):
-            models.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {_quoted(schema)}"))
+        for statement in schema_statements(metadatas):
+            models.execute(sa.text(statement))
         for name, schema in extensions:
             models.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {_quoted(schema)}"))
             models.execute(

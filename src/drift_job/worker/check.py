@@ -27,7 +27,7 @@ from .environment import (
 from .guard import SafetyGuard
 from .locations import SourceIndex
 from .main_support import Channel, Commands, Stages
-from .models_build import EarlyBuild
+from .models_build import EarlyBuild, Reuse
 from .project import Project, load_revisions, open_project, read_config
 from .review import lint_revisions, review_graph
 from .roundtrip import RoundTrip
@@ -97,9 +97,12 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
     configured: dict[str, Any] = {}
     early = None
     if job.get("models_database"):
-        early = EarlyBuild(
+        early = _early_build(
             target_url(server, job["models_database"], sync_driver(driver)),
-            lambda: commands.expect(protocol.MODELS),
+            sync_url,
+            job,
+            channel,
+            commands,
         )
     watch_configure(
         lambda revision: channel.send(protocol.APPLIED, revision=revision),
@@ -167,6 +170,25 @@ def _catalog(
         more = sum(1 for d in differences if d.get("source") == "catalog")
         note.append(f"{more} more difference(s), {len(information)} information")
     return differences, information, _with_catalog_fixes(suggested, fixing)
+
+
+def _early_build(
+    models_url: URL, sync_url: URL, job: dict[str, Any], channel: Channel, commands: Commands
+) -> EarlyBuild:
+    """The models' database: given by the supervisor, or (with the cache on a server) asked
+    for by its DDL, cloned if it was built before, and offered for keeping once built."""
+
+    def given(digest: str | None) -> bool:
+        if job.get("models_cache"):
+            channel.send(protocol.MODELS_WANTED, ddl=digest)
+        return bool(commands.expect(protocol.MODELS).get("cloned"))
+
+    def kept(digest: str) -> None:
+        channel.send(protocol.MODELS_BUILT, ddl=digest)
+        commands.expect(protocol.MODELS_KEPT)
+
+    reuse = Reuse(sync_url, kept) if job.get("models_cache") else None
+    return EarlyBuild(models_url, given, reuse)
 
 
 def _upgrade(project: Project, url: URL, sync_url: URL, trip: RoundTrip | None) -> None:

@@ -22,13 +22,18 @@ APPLIED = "applied"  # one revision was applied during the upgrade
 RESULT = "result"  # the differences, the suggested migration, the lint's records, the round trip's
 ERROR = "error"  # a classified failure: stage, category, one-line message, traceback
 MIGRATED = "migrated"  # the upgrade is done and its connection closed (the cache copies it)
+#: With the cache on a server: the models' database is asked for by the digest of the DDL the
+#: models send (null: none could be rendered), and, once built, offered to be kept.
+MODELS_WANTED = "models_wanted"
+MODELS_BUILT = "models_built"  # built from scratch and its connection closed (with the digest)
 #: Supervisor → worker.
 JOB = "job"  # what to check (``roundtrip``: to, skip) and how to reach the temporary database
 GO = "go"  # the temporary database exists: migrate and compare
-MODELS = "models"  # the models' database exists: build it while the migrations run
+MODELS = "models"  # the models' database exists (``cloned``: already built): build it meanwhile
 RESUME = "resume"  # the migrated database was copied into the cache: go on comparing
+MODELS_KEPT = "models_kept"  # the models' database was copied into the cache (or not)
 #: What the worker accepts once it watches the command pipe.
-COMMANDS = (GO, MODELS, RESUME)
+COMMANDS = (GO, MODELS, RESUME, MODELS_KEPT)
 
 #: Error categories the worker reports; the supervisor maps each onto an exit code.
 CATEGORIES = ("config", "guard", "migration", "infrastructure", "login")
