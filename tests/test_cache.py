@@ -368,3 +368,35 @@ def _waiting_for_an_advisory_lock(server: PostgresServer) -> bool:
         "AND query LIKE '%pg_advisory_lock%'"
     )
     return bool(rows and rows[0][0])
+
+
+LATE_MODELS = """
+import sqlalchemy as sa
+
+import mini_models
+
+late = sa.Table("late", mini_models.metadata, sa.Column("id", sa.Integer, primary_key=True))
+"""
+
+
+def test_models_a_migration_adds_to_the_metadata_give_the_cold_verdict(
+    server: PostgresServer, mini: Path
+) -> None:
+    """A migration whose upgrade() imports more models into env.py's metadata: a run that
+    skipped it would compare without them, and the models' database must hold them. Cached
+    runs report what a cold run does."""
+    check(server, mini, "--cache")  # the template of 0001
+    (mini / "late_models.py").write_text(LATE_MODELS)
+    add_migration(
+        mini,
+        "0002",
+        "0001",
+        "import late_models\nop.create_table('late', sa.Column('id', sa.Integer, primary_key=True))",
+        versions=Path("migrations/versions"),
+    )
+    cold = check(server, mini)
+    assert cold["status"] == "clean"
+    runs = [check(server, mini, "--cache") for _ in range(3)]
+    assert [comparable(run) for run in runs] == [comparable(cold)] * 3
+    # Never skipped, so never stored at its head: every run starts below it and applies it.
+    assert [run["cache"]["applied"] for run in runs] == [["0002"]] * 3

@@ -5,10 +5,14 @@ library versions. The supervisor turns this into the cache keys (drift_job.cache
 A cached database may stand in for the first revisions of the chain only where the rest of
 the chain is a plain line on top of it: then ``alembic upgrade head`` from that revision
 applies exactly the remaining revisions, in the same order as a run from an empty database.
+Nor may it stand in for a revision whose functions import a module of the project: a data
+migration's ``from app.models import …`` inside ``upgrade()`` can add tables to env.py's
+metadata, which a run that skips the revision would then compare without.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import sys
 from pathlib import Path
@@ -35,6 +39,40 @@ def _parents(script: Script) -> tuple[str, ...]:
     if down is None:
         return ()
     return (down,) if isinstance(down, str) else tuple(down)
+
+
+#: Modules a revision may import inside ``upgrade()`` without touching the project's models.
+LIBRARY_MODULES = frozenset({"alembic", "sqlalchemy", "sqlmodel", "__future__"})
+DYNAMIC_IMPORTS = frozenset({"import_module", "__import__"})
+
+
+def _harmless(module: str | None, level: int) -> bool:
+    top = (module or "").split(".")[0]
+    stdlib: frozenset[str] = getattr(sys, "stdlib_module_names", frozenset())  # 3.10+
+    return level == 0 and (top in LIBRARY_MODULES or top in stdlib)
+
+
+def _imports_when_run(path: str) -> bool:
+    """Whether a function of the revision file imports a module beyond the libraries and the
+    standard library (or imports by name at run time); a file that does not parse counts."""
+    try:
+        tree = ast.parse(Path(path).read_bytes())
+    except (SyntaxError, ValueError, OSError):
+        return True
+    functions = [
+        n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+    ]
+    for node in (inner for function in functions for inner in ast.walk(function)):
+        if isinstance(node, ast.Import) and not all(_harmless(a.name, 0) for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and not _harmless(node.module, node.level):
+            return True
+        if isinstance(node, ast.Call):
+            called = node.func
+            name = called.attr if isinstance(called, ast.Attribute) else getattr(called, "id", "")
+            if name in DYNAMIC_IMPORTS:
+                return True
+    return False
 
 
 def _line_on_top(chain: list[Script], position: int) -> bool:
@@ -81,14 +119,17 @@ def chain_description(project: Project, drivers: list[str]) -> dict[str, Any]:
     chain = list(reversed(walked))
     # Several heads (``--heads all``): no single revision stands for a migrated database.
     single_head = len(script_dir.get_heads()) == 1
-    revisions = [
-        {
-            "revision": script.revision,
-            "sha256": _digest(script.path),
-            "startable": single_head and _line_on_top(chain, index),
-        }
-        for index, script in enumerate(chain)
-    ]
+    revisions = []
+    skippable = True  # no revision up to here imports the project's modules when it runs
+    for index, script in enumerate(chain):
+        skippable = skippable and not _imports_when_run(script.path)
+        revisions.append(
+            {
+                "revision": script.revision,
+                "sha256": _digest(script.path),
+                "startable": single_head and skippable and _line_on_top(chain, index),
+            }
+        )
     return {
         "revisions": revisions,
         "roots": sorted(s.revision for s in chain if not _parents(s)),

@@ -44,14 +44,16 @@ class Reuse:
     def __init__(self, dialect_url: URL, kept: Callable[[str], object]) -> None:
         self.dialect_url = dialect_url
         self.kept = kept  # returns once the supervisor has copied the database
+        self._dialect: Any = None
 
     def digest(self, metadatas: list[sa.MetaData]) -> str | None:
-        try:
-            with connected(self.dialect_url) as conn:
-                dialect = conn.dialect  # initialised by this server
-        except Exception:  # the build then goes on as without the cache
-            return None
-        return ddl_digest(dialect, metadatas)
+        if self._dialect is None:
+            try:
+                with connected(self.dialect_url) as conn:
+                    self._dialect = conn.dialect  # initialised by this server
+            except Exception:  # the build then goes on as without the cache
+                return None
+        return ddl_digest(self._dialect, metadatas)
 
 
 class EarlyBuild:
@@ -101,7 +103,11 @@ class EarlyBuild:
         except Exception as error:  # judged in stands(): built again the usual way
             self.error = error
             return
+        # Kept only if the models still send that DDL: a migration importing more models
+        # into the same metadata meanwhile would make the copy more than its key says.
         if digest is not None and self._reuse is not None:
+            if self._reuse.digest(self.metadatas) != digest:
+                return
             try:
                 self._reuse.kept(digest)
             except Exception as error:  # a protocol error: stands() raises it
