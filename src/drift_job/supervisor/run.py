@@ -19,20 +19,18 @@ from typing import Any, TypeVar
 from psycopg2.extensions import connection as PgConnection
 
 from drift_job import database
-from drift_job.acceptance import accept_differences, enforce_strict_ignores
-from drift_job.comparison import Difference, Information
+from drift_job.acceptance import enforce_strict_ignores
 from drift_job.database import ServerAddress
 from drift_job.errors import DriftCheckError
-from drift_job.lint_report import apply_lint, record_lint
 from drift_job.report import CheckResult
-from drift_job.review_checks import add_review_checks
-from drift_job.roundtrip import apply_verdict, job_options, record_roundtrip
+from drift_job.roundtrip import job_options
 from drift_job.settings import Settings
 from drift_job.supervisor.cache_run import MigrationCache
 from drift_job.supervisor.control import POLL, Background, Control
 from drift_job.supervisor.outcome import blame, worker_died, worker_error
 from drift_job.supervisor.servers import server_for
 from drift_job.supervisor.temporary import TemporaryDatabase
+from drift_job.supervisor.verdict import read_verdict
 from drift_job.supervisor.worker import (
     GARBAGE,
     ProjectOutput,
@@ -238,29 +236,7 @@ class Supervisor:
             outcome = self._await(protocol.RESULT)
             result.cache = cache.summary(self.applied)
             result.created_databases = temporary.created_since(before)
-            self._verdict(result, outcome)
-
-    def _verdict(self, result: CheckResult, outcome: dict[str, Any]) -> None:
-        """The worker's result, read into the report: differences, checks and exit code."""
-        settings = self.settings
-        result.differences = [Difference.from_message(d) for d in outcome["differences"]]
-        result.information = [Information.from_message(i) for i in outcome.get("information", [])]
-        if settings.strict:
-            result.differences += [item.as_difference() for item in result.information]
-        record_roundtrip(result, outcome.get("roundtrip"))
-        record_lint(result, outcome.get("lint"), settings.lint, settings.secrets())
-        accept_differences(result, settings.ignore_rules, strict=settings.strict_ignores)
-        result.suggested_migration = str(outcome["suggested_migration"])
-        count = len(result.differences)
-        if count:
-            result.status, result.exit_code = "drift", 1
-            result.message = f"{count} difference(s) between models and migrations"
-        else:
-            result.status, result.exit_code = "clean", 0
-            result.message = "no drift"
-        apply_verdict(result)
-        apply_lint(result)
-        add_review_checks(result, self.revisions.get("version_dirs", []))
+            read_verdict(result, outcome, self.settings, self.revisions.get("version_dirs", []))
 
     def _create_databases(self, cache: MigrationCache, name: str, models: str | None) -> set[str]:
         """The database the migrations run in, from the cache if it holds part of the chain
