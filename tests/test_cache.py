@@ -398,5 +398,24 @@ def test_models_a_migration_adds_to_the_metadata_give_the_cold_verdict(
     assert cold["status"] == "clean"
     runs = [check(server, mini, "--cache") for _ in range(3)]
     assert [comparable(run) for run in runs] == [comparable(cold)] * 3
-    # Never skipped, so never stored at its head: every run starts below it and applies it.
+    # Never stored at its head: every run starts below it and applies it.
     assert [run["cache"]["applied"] for run in runs] == [["0002"]] * 3
+    assert [run["cache"]["stored"] for run in runs] == [[]] * 3
+
+
+def test_a_helper_a_migration_imports_when_it_runs_is_cached_as_usual(
+    server: PostgresServer, mini: Path
+) -> None:
+    """Only a change to the models keeps a chain out of the cache, not the import itself."""
+    (mini / "slugs.py").write_text("def slug(text):\n    return text.lower()\n")
+    add_migration(
+        mini,
+        "0002",
+        "0001",
+        "from slugs import slug\nop.execute(f\"SELECT '{slug('A')}'\")",
+        versions=Path("migrations/versions"),
+    )
+    stored = check(server, mini, "--cache", *FAST)
+    assert len(stored["cache"]["stored"]) == 1
+    cached = check(server, mini, "--cache", *FAST)
+    assert cached["cache"]["hit"] is True and cached["cache"]["applied"] == []

@@ -13,7 +13,7 @@ from drift_job.cache_key import build_chain, template_name
 from drift_job.errors import ConfigError
 from drift_job.settings import Settings, load_settings
 from drift_job.supervisor.cache_dump import find_tools
-from drift_job.worker.cache_chain import _imports_when_run, _line_on_top
+from drift_job.worker.cache_chain import _line_on_top
 
 
 @pytest.fixture
@@ -103,39 +103,6 @@ def test_a_cached_database_stands_in_only_below_a_plain_line() -> None:
     assert [_line_on_top(chain, i) for i in range(5)] == [False, False, False, True, True]
     linear = [base, left, _script("d", "b", dependencies="a")]
     assert [_line_on_top(linear, i) for i in range(3)] == [False, False, True]
-
-
-@pytest.mark.parametrize(
-    ("body", "imports"),
-    [
-        ("op.add_column('t', sa.Column('c', sa.Integer))", False),
-        (
-            "import json\nfrom datetime import UTC\nfrom sqlalchemy import text\nimport sqlmodel",
-            False,
-        ),
-        ("from app.models import User", True),
-        ("from . import helpers", True),
-        ("import app.models", True),
-        ("importlib.import_module('app.models')", True),
-        ("__import__('app')", True),
-    ],
-)
-def test_a_revision_importing_project_code_when_it_runs_is_never_skipped(
-    tmp_path: Path, body: str, imports: bool
-) -> None:
-    """Such an import may add models to env.py's metadata: skipping it would change them."""
-    revision = tmp_path / "0001_r.py"
-    indented = "\n".join(f"    {line}" for line in body.splitlines())
-    revision.write_text(
-        f"import app.settings  # at import time: run either way\n\n\ndef upgrade():\n{indented}\n"
-    )
-    assert _imports_when_run(str(revision)) is imports
-
-
-def test_a_revision_that_does_not_parse_is_never_skipped(tmp_path: Path) -> None:
-    revision = tmp_path / "0001_r.py"
-    revision.write_text("def upgrade(:\n")
-    assert _imports_when_run(str(revision)) is True
 
 
 @pytest.mark.parametrize(

@@ -205,8 +205,13 @@ class MigrationCache:
         found = self.dumps.find(self.chain)
         return found is None or found[0] != head
 
-    def store(self, name: str) -> str:
+    def store(self, name: str, models_changed: bool) -> str:
         """Keep the freshly migrated database (the worker has closed its connection)."""
+        if models_changed:  # a run starting from the copy would compare other models
+            return (
+                "not stored: running the migrations changed env.py's models (a revision "
+                "imports or defines models when it runs), which a run from a copy would skip"
+            )
         lost = cache_server.database_level_changes(_admin(self.temporary), name)
         if lost is not None:  # a copy would not be what the migrations built
             return f"not stored: {lost}, which a copy would not keep"

@@ -276,9 +276,10 @@ class Supervisor:
         """The worker waits after the upgrade while the migrated database is kept."""
         if not cache.snapshot:
             return
-        self._await(protocol.MIGRATED)
+        migrated = self._await(protocol.MIGRATED)
+        models_changed = bool(migrated.get("models_changed"))
         with self.timed("cache") as note:
-            note.append(self._wait(Background(lambda: cache.store(name))))
+            note.append(self._wait(Background(lambda: cache.store(name, models_changed))))
         _present(self.worker).send(protocol.RESUME)
 
     def _blame(self, error: DriftCheckError) -> str | None:

@@ -5,14 +5,13 @@ library versions. The supervisor turns this into the cache keys (drift_job.cache
 A cached database may stand in for the first revisions of the chain only where the rest of
 the chain is a plain line on top of it: then ``alembic upgrade head`` from that revision
 applies exactly the remaining revisions, in the same order as a run from an empty database.
-Nor may it stand in for a revision whose functions import a module of the project: a data
-migration's ``from app.models import …`` inside ``upgrade()`` can add tables to env.py's
-metadata, which a run that skips the revision would then compare without.
+Nor may a migrated database be kept if running the migrations changed env.py's models (a
+data migration's ``from app.models import …`` inside ``upgrade()`` can add tables to the
+metadata): a run that skipped those revisions would compare other models (ModelsWatch).
 """
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import sys
 from pathlib import Path
@@ -21,7 +20,9 @@ from typing import Any
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script
 
+from .catalog_pass import metadatas_of
 from .classify import Failure
+from .models_key import models_fingerprint
 from .project import Project
 
 #: Options of the Alembic section that cannot change what the migrations build.
@@ -39,40 +40,6 @@ def _parents(script: Script) -> tuple[str, ...]:
     if down is None:
         return ()
     return (down,) if isinstance(down, str) else tuple(down)
-
-
-#: Modules a revision may import inside ``upgrade()`` without touching the project's models.
-LIBRARY_MODULES = frozenset({"alembic", "sqlalchemy", "sqlmodel", "__future__"})
-DYNAMIC_IMPORTS = frozenset({"import_module", "__import__"})
-
-
-def _harmless(module: str | None, level: int) -> bool:
-    top = (module or "").split(".")[0]
-    stdlib: frozenset[str] = getattr(sys, "stdlib_module_names", frozenset())  # 3.10+
-    return level == 0 and (top in LIBRARY_MODULES or top in stdlib)
-
-
-def _imports_when_run(path: str) -> bool:
-    """Whether a function of the revision file imports a module beyond the libraries and the
-    standard library (or imports by name at run time); a file that does not parse counts."""
-    try:
-        tree = ast.parse(Path(path).read_bytes())
-    except (SyntaxError, ValueError, OSError):
-        return True
-    functions = [
-        n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-    ]
-    for node in (inner for function in functions for inner in ast.walk(function)):
-        if isinstance(node, ast.Import) and not all(_harmless(a.name, 0) for a in node.names):
-            return True
-        if isinstance(node, ast.ImportFrom) and not _harmless(node.module, node.level):
-            return True
-        if isinstance(node, ast.Call):
-            called = node.func
-            name = called.attr if isinstance(called, ast.Attribute) else getattr(called, "id", "")
-            if name in DYNAMIC_IMPORTS:
-                return True
-    return False
 
 
 def _line_on_top(chain: list[Script], position: int) -> bool:
@@ -119,17 +86,14 @@ def chain_description(project: Project, drivers: list[str]) -> dict[str, Any]:
     chain = list(reversed(walked))
     # Several heads (``--heads all``): no single revision stands for a migrated database.
     single_head = len(script_dir.get_heads()) == 1
-    revisions = []
-    skippable = True  # no revision up to here imports the project's modules when it runs
-    for index, script in enumerate(chain):
-        skippable = skippable and not _imports_when_run(script.path)
-        revisions.append(
-            {
-                "revision": script.revision,
-                "sha256": _digest(script.path),
-                "startable": single_head and skippable and _line_on_top(chain, index),
-            }
-        )
+    revisions = [
+        {
+            "revision": script.revision,
+            "sha256": _digest(script.path),
+            "startable": single_head and _line_on_top(chain, index),
+        }
+        for index, script in enumerate(chain)
+    ]
     return {
         "revisions": revisions,
         "roots": sorted(s.revision for s in chain if not _parents(s)),
@@ -142,6 +106,23 @@ def chain_description(project: Project, drivers: list[str]) -> dict[str, Any]:
             **{driver: _module_version(driver) for driver in sorted(set(drivers))},
         },
     }
+
+
+class ModelsWatch:
+    """Whether running the migrations changed env.py's models: their fingerprint when env.py
+    first configures with metadata, against the one after the upgrade."""
+
+    def __init__(self) -> None:
+        self.before: str | None = None
+
+    def configured(self, options: dict[str, Any]) -> None:
+        metadatas = metadatas_of(options)
+        if self.before is None and metadatas:
+            self.before = models_fingerprint(metadatas)
+
+    def changed(self, options: dict[str, Any]) -> bool:
+        metadatas = metadatas_of(options)
+        return models_fingerprint(metadatas) != self.before if metadatas else False
 
 
 class StartCheck:

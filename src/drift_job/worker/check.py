@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy.engine import URL
 
 from . import protocol
 from .autogenerate import run_autogenerate, summarise
-from .cache_chain import StartCheck, chain_description
+from .cache_chain import ModelsWatch, StartCheck, chain_description
 from .catalog_pass import metadatas_of, run_catalog_pass
 from .classify import classify
 from .environment import (
@@ -95,26 +96,20 @@ def check(run: Run, commands: Commands, stages: Stages) -> None:
     go = commands.expect(protocol.GO)
     commands.watch()
     configured: dict[str, Any] = {}
-    early = None
-    if job.get("models_database"):
-        early = _early_build(
-            target_url(server, job["models_database"], sync_driver(driver)),
-            sync_url,
-            job,
-            channel,
-            commands,
-        )
+    early = _early_build(job, sync_driver(driver), sync_url, channel, commands)
+    models_watch = ModelsWatch() if go.get("snapshot") else None
     watch_configure(
         lambda revision: channel.send(protocol.APPLIED, revision=revision),
         configured,
         configuring=StartCheck(go.get("start")),
-        on_configure=early.start if early is not None else lambda options: None,
+        on_configure=_on_configure(early, models_watch),
     )
     with stages.stage("migrate") as note:
         _upgrade(project, url, sync_url, trip)
         note.append(f"upgraded to {project.head or 'base (no migrations)'} ({driver})")
         note.extend(["one revision at a time"] if trip is not None else [])
-    _wait_for_the_cache(go, channel, commands)
+    if models_watch is not None:
+        _wait_for_the_cache(models_watch.changed(configured), channel, commands)
     with stages.stage("compare") as note:
         with shared_connection(project, url, sync_url, autogenerate=True) as autogen_config:
             upgrade_ops, context = run_autogenerate(project, autogen_config)
@@ -173,10 +168,14 @@ def _catalog(
 
 
 def _early_build(
-    models_url: URL, sync_url: URL, job: dict[str, Any], channel: Channel, commands: Commands
-) -> EarlyBuild:
-    """The models' database: given by the supervisor, or (with the cache on a server) asked
-    for by its DDL, cloned if it was built before, and offered for keeping once built."""
+    job: dict[str, Any], driver: str, sync_url: URL, channel: Channel, commands: Commands
+) -> EarlyBuild | None:
+    """The models' database (for the catalog pass): given by the supervisor, or (with the
+    cache on a server) asked for by its DDL, cloned if it was built before, and offered for
+    keeping once built."""
+    if not job.get("models_database"):
+        return None
+    models_url = target_url(job["server"], job["models_database"], driver)
 
     def given(digest: str | None) -> bool:
         if job.get("models_cache"):
@@ -210,11 +209,26 @@ def _round_trip(trip: RoundTrip | None, stages: Stages) -> dict[str, Any] | None
     return found
 
 
-def _wait_for_the_cache(go: dict[str, Any], channel: Channel, commands: Commands) -> None:
-    """The supervisor copies the migrated database into the cache meanwhile."""
-    if go.get("snapshot"):
-        channel.send(protocol.MIGRATED)
-        commands.expect(protocol.RESUME)
+def _on_configure(
+    early: EarlyBuild | None, models_watch: ModelsWatch | None
+) -> Callable[[dict[str, Any]], None]:
+    """Once env.py has configured: the models' early build starts, and the cache notes the
+    models, to tell whether the migrations change them."""
+
+    def configured(options: dict[str, Any]) -> None:
+        if models_watch is not None:
+            models_watch.configured(options)
+        if early is not None:
+            early.start(options)
+
+    return configured
+
+
+def _wait_for_the_cache(models_changed: bool, channel: Channel, commands: Commands) -> None:
+    """The supervisor copies the migrated database into the cache meanwhile (unless running
+    the migrations changed the models: a copy would let a later run skip that)."""
+    channel.send(protocol.MIGRATED, models_changed=models_changed)
+    commands.expect(protocol.RESUME)
 
 
 def _with_catalog_fixes(suggested: str, fixing: list[str]) -> str:

@@ -64,3 +64,23 @@ def ddl_digest(dialect: Dialect, metadatas: list[sa.MetaData]) -> str | None:
         "statements": statements,
     }
     return hashlib.sha256(json.dumps(described).encode()).hexdigest()
+
+
+def models_fingerprint(metadatas: list[sa.MetaData]) -> str:
+    """What the models are, to tell within one process whether they changed: their DDL, or
+    (where that cannot be rendered) every table's columns, indexes and constraints."""
+    offline = sa.create_mock_engine(sa.engine.make_url("postgresql://"), lambda *_: None)
+    digest = ddl_digest(offline.dialect, metadatas)
+    if digest is not None:
+        return digest
+    shape = [
+        [
+            table.key,
+            [(column.key, repr(column.type)) for column in table.columns],
+            sorted(str(index.name) for index in table.indexes),
+            sorted(str(constraint.name) for constraint in table.constraints),
+        ]
+        for metadata in metadatas
+        for table in sorted(metadata.tables.values(), key=lambda t: t.key)
+    ]
+    return hashlib.sha256(repr(shape).encode()).hexdigest()

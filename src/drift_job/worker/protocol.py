@@ -21,7 +21,9 @@ STAGE = "stage"  # a stage started ("start") or finished ("end", with a note)
 APPLIED = "applied"  # one revision was applied during the upgrade
 RESULT = "result"  # the differences, the suggested migration, the lint's records, the round trip's
 ERROR = "error"  # a classified failure: stage, category, one-line message, traceback
-MIGRATED = "migrated"  # the upgrade is done and its connection closed (the cache copies it)
+#: The upgrade is done and its connection closed (the cache copies it, unless
+#: ``models_changed``: running the migrations changed env.py's models).
+MIGRATED = "migrated"
 #: With the cache on a server: the models' database is asked for by the digest of the DDL the
 #: models send (null: none could be rendered), and, once built, offered to be kept.
 MODELS_WANTED = "models_wanted"
