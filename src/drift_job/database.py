@@ -12,7 +12,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -232,13 +232,20 @@ def drop_database(conn: PgConnection, name: str) -> None:
 
 
 def terminate_run_sessions(conn: PgConnection, application_name: str) -> None:
-    """End our own other sessions (e.g. a CREATE DATABASE still in flight) before cleanup."""
+    """End our own other sessions (e.g. a CREATE DATABASE still in flight) before cleanup.
+
+    One at a time: a session the role may not end (one that is exiting, or another role's
+    under the same name) is left to ``DROP … WITH (FORCE)``, instead of ending none."""
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE application_name = %s AND pid <> pg_backend_pid()",
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s "
+            "AND pid <> pg_backend_pid()",
             (application_name,),
         )
+        pids = [int(row[0]) for row in cur.fetchall()]
+    for pid in pids:
+        with suppress(psycopg2.errors.InsufficientPrivilege), conn.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
 
 
 def maintenance_connection(

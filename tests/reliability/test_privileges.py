@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import signal
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,33 @@ def test_createdb_only_role_cleans_up_after_sigterm(roles: Any, project: Path) -
     assert result.elapsed < 5
     assert roles.temporary_databases() == []
     wait_until(lambda: sessions_running(roles, "pg_sleep(60)") == 0, 2, "statement cancelled")
+
+
+def test_cleanup_after_sigterm_passes_a_session_it_may_not_end(roles: Any, project: Path) -> None:
+    """A session under the run's application name that a role without superuser may not
+    end (here a superuser's; in the wild one that is exiting): cleanup ends the others and
+    drops the databases, instead of failing on the first it cannot end."""
+    add_migration(project, "0007", "0006", 'op.execute("SELECT pg_sleep(60)")')
+    process = start("check", env=_as(roles, CHECKER), cwd=project)
+    try:
+        wait_until(lambda: sessions_running(roles, "pg_sleep(60)"), 60, "migration", process)
+        (name,) = {
+            str(row[0])
+            for row in query(
+                roles,
+                "SELECT application_name FROM pg_stat_activity WHERE usename = %s "
+                "AND application_name LIKE 'drift-check %%'",
+                (CHECKER,),
+            )
+        }
+        with closing(roles.connect(application_name=name)):
+            process.send(signal.SIGTERM)
+            result = process.finish(30)
+    finally:
+        process.kill()
+    assert result.code == 143, result.describe()
+    assert "Traceback" not in result.output and "unexpected" not in result.stderr
+    assert roles.temporary_databases() == []
 
 
 def test_createdb_only_role_sweeps_its_own_leftovers(roles: Any, project: Path) -> None:

@@ -201,9 +201,13 @@ class TemporaryDatabase:
         with database.admin_connection(
             address, timeout=wait, application_name="drift-check cleanup"
         ) as conn:
-            database.terminate_run_sessions(conn, self.application_name)
-            for name in self.dropping:
-                database.drop_database(conn, name)
+            try:
+                database.terminate_run_sessions(conn, self.application_name)
+                for name in self.dropping:
+                    database.drop_database(conn, name)
+            except psycopg2.Error as exc:  # said as the cleanup's failure, never as a crash
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                raise InfrastructureError(first) from exc
 
     def close(self) -> None:
         if self.admin is not None and not self.admin.closed:
