@@ -69,8 +69,14 @@ class ServerAddress:
         return kwargs
 
 
+def first_line(exc: BaseException) -> str:
+    """An error's first line (the server's message without its DETAIL and HINT lines)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else exc.__class__.__name__
+
+
 def _classify_connect_error(exc: psycopg2.OperationalError, address: ServerAddress) -> Exception:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+    text = first_line(exc)
     if is_login_failure(text):
         return ConfigError(f"cannot log in to {address.label}: {text}")
     return InfrastructureError(f"database unreachable at {address.label}: {text}")

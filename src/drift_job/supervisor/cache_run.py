@@ -30,18 +30,13 @@ from drift_job.cache_key import (
     models_template_name,
     template_name,
 )
-from drift_job.database import ServerAddress
+from drift_job.database import ServerAddress, first_line
 from drift_job.errors import ConfigError, DriftCheckError
 from drift_job.settings import Settings
 from drift_job.supervisor import cache_server
 from drift_job.supervisor.cache_dump import DumpCache, find_tools
 from drift_job.supervisor.cache_server import Template
 from drift_job.supervisor.temporary import Blame, TemporaryDatabase
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else exc.__class__.__name__
 
 
 class MigrationCache:
@@ -98,7 +93,7 @@ class MigrationCache:
             try:
                 found = cache_server.find(conn, self.settings.prefix, self.chain)
             except psycopg2.Error as exc:
-                self.log(f"cache: could not look for templates ({_first_line(exc)})")
+                self.log(f"cache: could not look for templates ({first_line(exc)})")
                 found = None
             if found is not None:
                 self.start, self.template = found
@@ -118,16 +113,13 @@ class MigrationCache:
         if self.template is not None:
             template, self.template = self.template, None
             try:
-                strategy = cache_server.clone_strategy(_admin(temporary))
-                before = temporary.create([name], blame, template=template.name, strategy=strategy)
-                cache_server.unlock(_admin(temporary), template.name, shared=True)
-                cache_server.touch(_admin(temporary), template)
+                before = self._clone(name, template, blame)
                 self.template = template
                 return before
             except (psycopg2.Error, DriftCheckError) as exc:
                 if isinstance(exc, ConfigError):
                     raise
-                self.log(f"cache: could not clone {template.name} ({_first_line(exc)})")
+                self.log(f"cache: could not clone {template.name} ({first_line(exc)})")
                 self.start = None
                 temporary.drop(blame)  # whatever the clone left; created anew below
         before = temporary.create([name], blame)
@@ -137,6 +129,16 @@ class MigrationCache:
                 self.log(f"cache: could not restore {self.restored} ({problem}); migrating anew")
                 Path(self.restored).unlink(missing_ok=True)
                 self.start, self.restored = None, None
+        return before
+
+    def _clone(self, name: str, template: Template, blame: Blame) -> set[str]:
+        """CREATE ``name`` as a copy of ``template`` (locked shared by the find), then let go
+        of the lock and record the use; returns every database on the server then."""
+        temporary = self.temporary
+        strategy = cache_server.clone_strategy(_admin(temporary))
+        before = temporary.create([name], blame, template=template.name, strategy=strategy)
+        cache_server.unlock(_admin(temporary), template.name, shared=True)
+        cache_server.touch(_admin(temporary), template)
         return before
 
     @property
@@ -155,19 +157,16 @@ class MigrationCache:
             try:
                 template = cache_server.find_models(conn, self.settings.prefix, key)
             except psycopg2.Error as exc:
-                self.log(f"cache: could not look for the models' template ({_first_line(exc)})")
+                self.log(f"cache: could not look for the models' template ({first_line(exc)})")
         if template is not None:
             try:
-                strategy = cache_server.clone_strategy(conn)
-                temporary.create([name], blame, template=template.name, strategy=strategy)
-                cache_server.unlock(_admin(temporary), template.name, shared=True)
-                cache_server.touch(_admin(temporary), template)
+                self._clone(name, template, blame)
                 self.models_from = template.name
                 return True
             except (psycopg2.Error, DriftCheckError) as exc:
                 if isinstance(exc, ConfigError):
                     raise
-                self.log(f"cache: could not clone {template.name} ({_first_line(exc)})")
+                self.log(f"cache: could not clone {template.name} ({first_line(exc)})")
                 with contextlib.suppress(psycopg2.Error):  # whatever the clone left
                     cache_server.unlock(_admin(temporary), template.name, shared=True)
                     database.drop_database(_admin(temporary), name)
@@ -181,7 +180,7 @@ class MigrationCache:
         key = models_key(ddl_digest, _admin(self.temporary).server_version, self.role)
         target = models_template_name(self.settings.prefix, key)
         marker = cache_server.template_marker(key, self.chain.project, "", cache_server.MODELS)
-        note = self._keep_as_template(name, target, marker, cache_server.MODELS)
+        note = self._keep_as_template(name, target, marker, self.chain.project, cache_server.MODELS)
         if note.startswith("stored"):
             self.models_stored = target
         return note
@@ -224,7 +223,7 @@ class MigrationCache:
                 self.stored.append(str(path))
                 notes.append(f"stored {path.name}")
             except (DriftCheckError, OSError) as exc:
-                notes.append(f"could not store a dump ({_first_line(exc)})")
+                notes.append(f"could not store a dump ({first_line(exc)})")
         return "; ".join(notes)
 
     def _store_template(self, name: str) -> str:
@@ -234,18 +233,18 @@ class MigrationCache:
         head = chain.head
         target = template_name(self.settings.prefix, head.key)
         marker = cache_server.template_marker(head.key, chain.project, head.revision)
-        note = self._keep_as_template(name, target, marker, cache_server.MIGRATIONS)
+        note = self._keep_as_template(name, target, marker, chain.project, cache_server.MIGRATIONS)
         if note.startswith("stored"):
             self.stored.append(target)
         return note
 
-    def _keep_as_template(self, name: str, target: str, marker: str, kind: str) -> str:
+    def _keep_as_template(
+        self, name: str, target: str, marker: str, project: str, kind: str
+    ) -> str:
         """Copy ``name`` into the sealed template ``target`` (unless another run has), then
-        keep the project's DRIFT_CACHE_KEEP most recent templates of ``kind``."""
+        keep the ``project``'s DRIFT_CACHE_KEEP most recent templates of ``kind``."""
         temporary, prefix = self.temporary, self.settings.prefix
         conn = _admin(temporary)
-        if self.chain is None:
-            return ""
         if not cache_server.lock(conn, target, shared=False, wait=True):
             return f"not stored: {target} is being built by another run"
         try:
@@ -261,12 +260,12 @@ class MigrationCache:
                 with contextlib.suppress(psycopg2.Error):
                     database.drop_database(conn, target)
                     temporary.names.remove(target)
-                return f"not stored ({_first_line(exc)})"
+                return f"not stored ({first_line(exc)})"
             temporary.keep(target)
         finally:
             cache_server.unlock(conn, target, shared=False)
         keep = self.settings.cache_keep
-        dropped = cache_server.prune(conn, prefix, self.chain.project, keep, self.log, kind=kind)
+        dropped = cache_server.prune(conn, prefix, project, keep, self.log, kind=kind)
         pruned = f"; dropped {', '.join(dropped)} (DRIFT_CACHE_KEEP)" if dropped else ""
         return f"stored {target}{pruned}"
 

@@ -243,12 +243,9 @@ def find(conn: PgConnection, prefix: str, chain: Chain) -> tuple[Position, Templ
         found = sealed.get(name)
         if found is None or found.key != position.key:
             continue
-        if not lock(conn, name, shared=True, wait=True):  # being dropped: an older one
-            continue
-        again = {t.name: t for t in templates(conn, prefix)}.get(name)
-        if again is not None and again.key == position.key:
-            return position, again
-        unlock(conn, name, shared=True)
+        locked = _locked_for_clone(conn, prefix, name, position.key, MIGRATIONS)
+        if locked is not None:
+            return position, locked
     return None
 
 
@@ -257,9 +254,17 @@ def find_models(conn: PgConnection, prefix: str, key: str) -> Template | None:
     name = models_template_name(prefix, key)
     if not any(t.name == name and t.key == key for t in templates(conn, prefix, MODELS)):
         return None
-    if not lock(conn, name, shared=True, wait=True):
+    return _locked_for_clone(conn, prefix, name, key, MODELS)
+
+
+def _locked_for_clone(
+    conn: PgConnection, prefix: str, name: str, key: str, kind: str
+) -> Template | None:
+    """The template ``name`` with its shared lock taken, if it is still sealed with ``key``
+    once the lock is ours (None, unlocked, if it is being dropped or was replaced)."""
+    if not lock(conn, name, shared=True, wait=True):  # being dropped
         return None
-    again = {t.name: t for t in templates(conn, prefix, MODELS)}.get(name)
+    again = {t.name: t for t in templates(conn, prefix, kind)}.get(name)
     if again is not None and again.key == key:
         return again
     unlock(conn, name, shared=True)

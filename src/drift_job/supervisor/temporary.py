@@ -113,9 +113,8 @@ class TemporaryDatabase:
             return database.database_names(self.admin)
         except psycopg2.Error as exc:
             if not again or self.abandoned:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
                 raise InfrastructureError(
-                    f"could not create a temporary database: {first}"
+                    f"could not create a temporary database: {database.first_line(exc)}"
                 ) from exc
         self.admin.close()
         try:
@@ -206,8 +205,7 @@ class TemporaryDatabase:
                 for name in self.dropping:
                     database.drop_database(conn, name)
             except psycopg2.Error as exc:  # said as the cleanup's failure, never as a crash
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-                raise InfrastructureError(first) from exc
+                raise InfrastructureError(database.first_line(exc)) from exc
 
     def close(self) -> None:
         if self.admin is not None and not self.admin.closed:

@@ -39,7 +39,6 @@ def _rendered(element: Any, dialect: Dialect, args: tuple[Any, ...], kwargs: dic
 def ddl_digest(dialect: Dialect, metadatas: list[sa.MetaData]) -> str | None:
     """The digest of the DDL the models send, or None where it cannot be rendered whole."""
     statements = schema_statements(metadatas)
-
     indexes: list[str] = []  # a table's indexes come from a set: their order is not the build's
 
     def record(element: Any, *args: Any, **kwargs: Any) -> None:
